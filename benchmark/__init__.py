@@ -1,0 +1,1 @@
+"""A tracked benchmark of CNN architectures for image classification."""
