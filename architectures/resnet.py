@@ -1,0 +1,64 @@
+"""A small residual network: a conv stem and three stages of basic residual blocks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers
+
+from architectures.common import training_space
+from architectures.registry import register
+
+DEFAULTS: dict[str, Any] = {
+    "base_filters": 16,  # stage widths are base, 2*base, 4*base at 28, 14 and 7 pixels
+    "blocks_per_stage": 1,  # residual blocks in each of the three stages
+    "dropout": 0.2,
+    "epochs": 12,
+    "batch_size": 128,
+    "optimizer": "adam",
+    "learning_rate": 2e-3,
+    "patience": 3,
+}
+
+
+def search_space(trial: Any) -> dict[str, Any]:
+    """Optuna space over width, depth (blocks per stage), dropout and the training knobs."""
+    return {
+        "base_filters": trial.suggest_categorical("base_filters", [8, 16, 32]),
+        "blocks_per_stage": trial.suggest_int("blocks_per_stage", 1, 2),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        **training_space(trial, DEFAULTS),
+    }
+
+
+def _residual_block(x: keras.KerasTensor, filters: int, stride: int) -> keras.KerasTensor:
+    """Two 3x3 Conv-BN layers with an identity (or 1x1 projection) shortcut."""
+    shortcut = x
+    y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
+    y = layers.BatchNormalization()(y)
+    y = layers.Activation("relu")(y)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
+    y = layers.BatchNormalization()(y)
+    if stride != 1 or shortcut.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False)(shortcut)
+        shortcut = layers.BatchNormalization()(shortcut)
+    return layers.Activation("relu")(layers.Add()([y, shortcut]))
+
+
+@register("resnet", "a small ResNet: conv stem, 3 stages of residual blocks, global pooling")
+def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """Stem - residual stages at 28, 14 and 7 pixels - global average pool - Dense."""
+    inputs = keras.Input(shape=input_shape)
+    x = layers.Conv2D(params["base_filters"], 3, padding="same", use_bias=False)(inputs)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    for stage in range(3):
+        filters = params["base_filters"] * 2**stage
+        for block in range(params["blocks_per_stage"]):
+            stride = 2 if stage > 0 and block == 0 else 1
+            x = _residual_block(x, filters, stride)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(params["dropout"])(x)
+    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="resnet")

@@ -1,0 +1,67 @@
+"""Figures for runs and comparisons: confusion matrix, training curves, validation overlay."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers and CI
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+
+def confusion_matrix_figure(matrix: np.ndarray, labels: list[str], title: str) -> Figure:
+    """An annotated heatmap of counts, true labels down, predictions across (as the notebook)."""
+    fig, ax = plt.subplots(figsize=(8, 6.5))
+    sns.heatmap(
+        matrix,
+        annot=True,
+        fmt="d",
+        cmap="Blues",
+        cbar=False,
+        ax=ax,
+        xticklabels=labels,
+        yticklabels=labels,
+    )
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves_figure(history: dict[str, list[float]], title: str) -> Figure:
+    """Accuracy and loss per epoch, training against validation, side by side."""
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for ax, key in ((acc_ax, "accuracy"), (loss_ax, "loss")):
+        ax.plot(epochs, history[key], "o-", label=f"training {key}")
+        ax.plot(epochs, history[f"val_{key}"], "s-", label=f"validation {key}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def validation_overlay_figure(curves: dict[str, list[float]]) -> Figure:
+    """Every architecture's validation accuracy per epoch on one axis."""
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for name, values in curves.items():
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=3, label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy")
+    ax.set_title("Validation accuracy per epoch")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def close(fig: Figure) -> None:
+    """Free a figure's memory once it is saved."""
+    plt.close(fig)

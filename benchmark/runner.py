@@ -1,0 +1,185 @@
+"""Train one architecture on prepared splits and evaluate it once on the test set."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+from sklearn.metrics import precision_recall_fscore_support
+
+from architectures.registry import Architecture
+from benchmark.data import Splits, to_model_input
+from benchmark.errors import BenchmarkError
+
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+@dataclass
+class TrainingResult:
+    """Everything one training run produced; tracking turns it into an MLflow run."""
+
+    arch: str
+    params: dict[str, Any]
+    seed: int
+    history: dict[str, list[float]]  # per-epoch loss, accuracy, val_loss, val_accuracy
+    epoch_end_seconds: list[float]  # training seconds elapsed at the end of each epoch
+    test_metrics: dict[str, float]
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    probabilities: np.ndarray  # softmax outputs on the test set, shape (N, classes)
+    param_count: int
+    train_seconds: float
+    evaluation_seconds: float
+    inference_ms_per_image: float  # batched prediction over the test set
+    best_epoch: int  # 1-based epoch whose weights the model holds
+    stopped_early: bool
+    diverged: bool
+    model: Any = field(repr=False)
+
+    @property
+    def epochs_run(self) -> int:
+        """Number of epochs actually trained."""
+        return len(self.history["loss"])
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        """Mean wall-clock seconds of one training epoch (validation included)."""
+        return self.train_seconds / max(self.epochs_run, 1)
+
+    @property
+    def best_val_accuracy(self) -> float:
+        """Highest validation accuracy over the epochs."""
+        return max(self.history["val_accuracy"], default=float("nan"))
+
+
+class _EpochClock(keras.callbacks.Callback):
+    """Record the elapsed training seconds at the end of every epoch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.start = 0.0
+        self.ends: list[float] = []
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.ends.append(time.perf_counter() - self.start)
+
+
+def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    """A Keras optimizer by name; SGD uses Nesterov momentum 0.9."""
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    if name == "adamw":
+        return keras.optimizers.AdamW(learning_rate)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate)
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True)
+    raise BenchmarkError(f"unknown optimizer {name!r}; choose from adam, adamw, rmsprop, sgd")
+
+
+def build_model(arch: Architecture, params: dict[str, Any], splits: Splits) -> keras.Model:
+    """Build and compile the architecture for sparse integer labels."""
+    model = arch.build(params, splits.input_shape, splits.num_classes)
+    model.compile(
+        optimizer=make_optimizer(params["optimizer"], params["learning_rate"]),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> dict:
+    """Predict once and derive loss, accuracy, macro/weighted precision, recall and F1."""
+    start = time.perf_counter()
+    probabilities = model.predict(x, batch_size=batch_size, verbose=0)
+    predict_seconds = time.perf_counter() - start
+    y_pred = probabilities.argmax(axis=1)
+    # Keras clips probabilities at 1e-7 in its cross-entropy; match it so test_loss agrees.
+    picked = np.clip(probabilities[np.arange(len(y)), y], 1e-7, 1.0)
+    metrics = {
+        "test_loss": float(-np.log(picked).mean()),
+        "test_accuracy": float((y_pred == y).mean()),
+    }
+    for average in ("macro", "weighted"):
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            y, y_pred, average=average, zero_division=0
+        )
+        metrics[f"test_precision_{average}"] = float(precision)
+        metrics[f"test_recall_{average}"] = float(recall)
+        metrics[f"test_f1_{average}"] = float(f1)
+    return {
+        "metrics": metrics,
+        "y_pred": y_pred,
+        "probabilities": probabilities,
+        "inference_ms_per_image": 1000.0 * predict_seconds / len(x),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def train_and_evaluate(
+    arch: Architecture,
+    params: dict[str, Any],
+    splits: Splits,
+    seed: int = 0,
+    early_stopping: bool = True,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+) -> TrainingResult:
+    """Train on the training split, select on validation, evaluate once on test."""
+    keras.utils.set_random_seed(seed)
+    model = build_model(arch, params, splits)
+    x_train, x_val = to_model_input(splits.x_train), to_model_input(splits.x_val)
+    clock = _EpochClock()
+    all_callbacks: list[keras.callbacks.Callback] = [clock, keras.callbacks.TerminateOnNaN()]
+    if early_stopping:
+        all_callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=params["patience"], restore_best_weights=True
+            )
+        )
+    all_callbacks.extend(callbacks or [])
+
+    start = time.perf_counter()
+    fit = model.fit(
+        x_train,
+        splits.y_train,
+        batch_size=params["batch_size"],
+        epochs=params["epochs"],
+        validation_data=(x_val, splits.y_val),
+        callbacks=all_callbacks,
+        verbose=0,
+    )
+    train_seconds = time.perf_counter() - start
+    history = {key: [float(v) for v in fit.history.get(key, [])] for key in HISTORY_KEYS}
+    diverged = any(not math.isfinite(v) for v in history["loss"])
+    if early_stopping and not diverged and history["val_loss"]:
+        best_epoch = int(np.argmin(history["val_loss"])) + 1
+    else:
+        best_epoch = len(history["loss"])
+
+    evaluation = evaluate(model, to_model_input(splits.x_test), splits.y_test)
+    return TrainingResult(
+        arch=arch.name,
+        params=dict(params),
+        seed=seed,
+        history=history,
+        epoch_end_seconds=list(clock.ends),
+        test_metrics=evaluation["metrics"],
+        y_true=np.asarray(splits.y_test),
+        y_pred=evaluation["y_pred"],
+        probabilities=evaluation["probabilities"],
+        param_count=int(model.count_params()),
+        train_seconds=train_seconds,
+        evaluation_seconds=evaluation["seconds"],
+        inference_ms_per_image=evaluation["inference_ms_per_image"],
+        best_epoch=best_epoch,
+        stopped_early=len(history["loss"]) < params["epochs"],
+        diverged=diverged,
+        model=model,
+    )

@@ -1,0 +1,298 @@
+"""The only module that speaks to MLflow: stores, runs, params, metrics and artifacts."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import platform
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keras
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import classification_report, confusion_matrix
+
+from benchmark import plots
+from benchmark.data import Splits
+from benchmark.errors import BenchmarkError
+from benchmark.runner import TrainingResult
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_EXPERIMENT = "cnn-benchmark"
+RUN_KIND_TRAINING = "training"
+RUN_KIND_COMPARISON = "comparison"
+
+
+def resolve_tracking_uri(cli_value: str | None) -> str:
+    """--tracking-uri, else MLFLOW_TRACKING_URI, else a SQLite file in the working directory."""
+    return cli_value or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def connect(tracking_uri: str, experiment: str) -> str:
+    """Check the store answers, point MLflow at it and return the experiment id."""
+    if tracking_uri.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=5):
+                pass
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            reason = getattr(error, "reason", error)
+            raise BenchmarkError(
+                f"tracking server {tracking_uri} is unreachable ({reason}); start it or pass "
+                "another --tracking-uri"
+            ) from None
+    elif tracking_uri.startswith("sqlite:///"):
+        folder = Path(tracking_uri.removeprefix("sqlite:///")).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise BenchmarkError(f"tracking store folder {folder} does not exist")
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        found = mlflow.get_experiment_by_name(experiment)
+        return found.experiment_id if found else mlflow.create_experiment(experiment)
+    except Exception as error:  # any store failure is the user's setup to fix
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise BenchmarkError(f"tracking store {tracking_uri} failed: {first_line}") from None
+
+
+def config_hash(arch: str, params: dict[str, Any], seed: int, splits: Splits, **extra: Any) -> str:
+    """A digest of everything that determines a run's outcome, used to skip finished work."""
+    payload = {
+        "arch": arch,
+        "params": params,
+        "seed": seed,
+        "data": splits.digest,
+        **splits.sizes,
+        **extra,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[
+        :16
+    ]
+
+
+def find_finished_run(experiment_id: str, config: str) -> str | None:
+    """The id of a finished run with this configuration hash, if there is one."""
+    runs = MlflowClient().search_runs(
+        [experiment_id],
+        filter_string=f"tags.config_hash = '{config}' and attributes.status = 'FINISHED'",
+        max_results=1,
+    )
+    return runs[0].info.run_id if runs else None
+
+
+def close_orphaned_runs(experiment_id: str) -> list[str]:
+    """Mark RUNNING runs whose process on this host is gone as KILLED; return their names."""
+    client, closed = MlflowClient(), []
+    host = socket.gethostname()
+    for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'"):
+        tags = run.data.tags
+        if tags.get("host") != host or not tags.get("pid", "").isdigit():
+            continue
+        if int(tags["pid"]) != os.getpid() and not _process_alive(int(tags["pid"])):
+            client.set_terminated(run.info.run_id, status="KILLED")
+            closed.append(run.info.run_name)
+    return closed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _process_tags() -> dict[str, str]:
+    return {"host": socket.gethostname(), "pid": str(os.getpid()), "git_commit": git_commit()}
+
+
+def git_commit() -> str:
+    """The commit of the code that runs, or 'unknown' outside a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+@contextlib.contextmanager
+def comparison_run(experiment_id: str, name: str, settings: dict[str, Any]) -> Iterator[str]:
+    """A parent run grouping one invocation's training runs; yields its run id."""
+    tags = {"run_kind": RUN_KIND_COMPARISON, **_process_tags()}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=tags) as run:
+        mlflow.log_params({key: str(value) for key, value in settings.items()})
+        yield run.info.run_id
+
+
+@contextlib.contextmanager
+def training_run(
+    experiment_id: str,
+    arch: str,
+    params: dict[str, Any],
+    seed: int,
+    splits: Splits,
+    config: str,
+    extra_params: dict[str, Any],
+    extra_tags: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """A nested run for one architecture and seed, with params, tags and the dataset input."""
+    tags = {
+        "run_kind": RUN_KIND_TRAINING,
+        "arch": arch,
+        "config_hash": config,
+        "dataset_digest": splits.digest,
+        **_process_tags(),
+        **(extra_tags or {}),
+    }
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"{arch}-seed{seed}", nested=True, tags=tags
+    ) as run:
+        mlflow.log_params(
+            {
+                **params,
+                "arch": arch,
+                "dataset": splits.dataset,
+                "seed": seed,
+                **splits.sizes,
+                **extra_params,
+                **environment_params(),
+            }
+        )
+        dataset = mlflow.data.from_numpy(
+            splits.x_train.reshape(len(splits.x_train), -1),
+            targets=splits.y_train,
+            name=f"{splits.dataset}-train",
+            digest=splits.digest,
+        )
+        mlflow.log_input(dataset, context="training")
+        yield run.info.run_id
+
+
+def environment_params() -> dict[str, str]:
+    """Backend and library versions, so a result can be traced to its software."""
+    import tensorflow as tf
+
+    return {
+        "backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+        "tensorflow_version": tf.__version__,
+        "mlflow_version": mlflow.__version__,
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+    }
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """Log loss, accuracy, val_loss and val_accuracy to the active run after every epoch."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        wanted = ("loss", "accuracy", "val_loss", "val_accuracy")
+        mlflow.log_metrics(
+            {k: float(v) for k, v in (logs or {}).items() if k in wanted}, step=epoch + 1
+        )
+
+
+def log_result(result: TrainingResult, log: Any = print) -> None:
+    """Final metrics, figures, reports and the model, into the active run."""
+    mlflow.log_metrics(
+        {
+            **result.test_metrics,
+            "params": result.param_count,
+            "train_seconds": result.train_seconds,
+            "seconds_per_epoch": result.seconds_per_epoch,
+            "evaluation_seconds": result.evaluation_seconds,
+            "inference_ms_per_image": result.inference_ms_per_image,
+            "best_val_accuracy": result.best_val_accuracy,
+            "epochs_run": result.epochs_run,
+            "best_epoch": result.best_epoch,
+            "diverged": float(result.diverged),
+        }
+    )
+    labels = [str(label) for label in range(result.probabilities.shape[1])]
+    matrix = confusion_matrix(result.y_true, result.y_pred, labels=range(len(labels)))
+    title = f"{result.arch}: test accuracy {result.test_metrics['test_accuracy']:.4f}"
+    _log_figure(plots.confusion_matrix_figure(matrix, labels, title), "confusion_matrix.png")
+    mlflow.log_text(
+        pd.DataFrame(matrix, index=labels, columns=labels).to_csv(), "confusion_matrix.csv"
+    )
+    report_args = {
+        "y_true": result.y_true,
+        "y_pred": result.y_pred,
+        "digits": 4,
+        "target_names": labels,
+        "zero_division": 0,
+    }
+    mlflow.log_text(classification_report(**report_args), "classification_report.txt")
+    mlflow.log_dict(
+        classification_report(**report_args, output_dict=True), "classification_report.json"
+    )
+    _log_figure(plots.training_curves_figure(result.history, result.arch), "training_curves.png")
+    summary = io.StringIO()
+    result.model.summary(print_fn=lambda line, **_: summary.write(line + "\n"))
+    mlflow.log_text(summary.getvalue(), "model_summary.txt")
+    _log_diagram(result.model, log)
+    mlflow.keras.log_model(result.model, name="model", pip_requirements=_model_requirements())
+
+
+def _log_figure(fig: Any, artifact: str) -> None:
+    mlflow.log_figure(fig, artifact)
+    plots.close(fig)
+
+
+def _log_diagram(model: keras.Model, log: Any) -> None:
+    """Log architecture.png when pydot and graphviz's dot are installed; say so when not."""
+    import shutil
+    import tempfile
+
+    if shutil.which("dot") is None:
+        log("tracking: graphviz 'dot' not found; skipping the architecture diagram")
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "architecture.png"
+        try:
+            keras.utils.plot_model(model, to_file=str(path), show_shapes=True)
+        except (ImportError, OSError) as error:
+            log(f"tracking: architecture diagram failed ({error}); skipping it")
+            return
+        mlflow.log_artifact(str(path))
+
+
+def _model_requirements() -> list[str]:
+    """Pinned requirements for the logged model; given so MLflow skips its slow inference."""
+    import tensorflow as tf
+
+    return [
+        f"keras=={keras.__version__}",
+        f"tensorflow=={tf.__version__}",
+        f"mlflow=={mlflow.__version__}",
+        f"numpy=={np.__version__}",
+    ]
+
+
+def log_comparison(board: pd.DataFrame, curves: dict[str, list[float]], folder: Path) -> None:
+    """Write leaderboard.csv/.md to `folder` and log them with the overlay figure to the run."""
+    from benchmark.leaderboard import to_markdown
+
+    folder.mkdir(parents=True, exist_ok=True)
+    board.to_csv(folder / "leaderboard.csv", index=False)
+    (folder / "leaderboard.md").write_text(to_markdown(board) + "\n")
+    mlflow.log_artifact(str(folder / "leaderboard.csv"))
+    mlflow.log_artifact(str(folder / "leaderboard.md"))
+    _log_figure(plots.validation_overlay_figure(curves), "validation_accuracy.png")
