@@ -19,7 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 128,  # images per step
     "optimizer": "adam",
     "learning_rate": 1e-3,  # per batch of `batch_size`
-    "patience": 3,  # epochs without a better val_loss before early stopping
+    "lr_schedule": "constant",  # the notebook's fixed rate
+    "patience": 2,  # epochs without a better val_loss before early stopping
 }
 
 

@@ -17,10 +17,11 @@ DEFAULTS: dict[str, Any] = {
     "dense_units": 128,
     "conv_dropout": 0.25,  # fraction of activations dropped after each pooling stage
     "dense_dropout": 0.5,  # fraction dropped before the output layer
-    "epochs": 15,
+    "epochs": 7,
     "batch_size": 128,
     "optimizer": "adam",
     "learning_rate": 1e-3,
+    "lr_schedule": "cosine",  # decays to 1% over the planned epochs
     "patience": 3,
 }
 

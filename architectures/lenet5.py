@@ -16,10 +16,11 @@ DEFAULTS: dict[str, Any] = {
     "dense_1": 120,  # C5/F5 units
     "dense_2": 84,  # F6 units
     "activation": "relu",  # the 1998 paper used scaled tanh
-    "epochs": 20,
+    "epochs": 10,
     "batch_size": 128,
     "optimizer": "adam",
     "learning_rate": 2e-3,
+    "lr_schedule": "cosine",  # decays to 1% over the planned epochs
     "patience": 3,
 }
 

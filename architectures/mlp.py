@@ -14,10 +14,11 @@ DEFAULTS: dict[str, Any] = {
     "hidden_1": 512,
     "hidden_2": 256,
     "dropout": 0.2,
-    "epochs": 20,
+    "epochs": 15,
     "batch_size": 128,
     "optimizer": "adam",
     "learning_rate": 1e-3,
+    "lr_schedule": "cosine",  # decays to 1% over the planned epochs
     "patience": 3,
 }
 

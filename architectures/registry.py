@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 # Training hyperparameters every architecture's DEFAULTS must hold, read by the runner.
-TRAINING_KEYS = ("epochs", "batch_size", "optimizer", "learning_rate", "patience")
+TRAINING_KEYS = (
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "learning_rate",
+    "lr_schedule",
+    "patience",
+)
 
 
 @dataclass(frozen=True)

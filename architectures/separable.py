@@ -15,10 +15,11 @@ DEFAULTS: dict[str, Any] = {
     "filters_2": 64,
     "filters_3": 128,
     "dropout": 0.3,
-    "epochs": 15,
+    "epochs": 6,
     "batch_size": 128,
     "optimizer": "adam",
     "learning_rate": 2e-3,
+    "lr_schedule": "cosine",  # decays to 1% over the planned epochs
     "patience": 3,
 }
 

@@ -71,7 +71,18 @@ class _EpochClock(keras.callbacks.Callback):
         self.ends.append(time.perf_counter() - self.start)
 
 
-def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+def learning_rate_for(params: dict[str, Any], train_size: int) -> float | Any:
+    """A constant rate, or a cosine decay to 1% of it over the planned epochs."""
+    schedule = params.get("lr_schedule", "constant")
+    if schedule == "constant":
+        return params["learning_rate"]
+    if schedule == "cosine":
+        steps = params["epochs"] * math.ceil(train_size / params["batch_size"])
+        return keras.optimizers.schedules.CosineDecay(params["learning_rate"], steps, alpha=0.01)
+    raise BenchmarkError(f"unknown lr_schedule {schedule!r}; choose constant or cosine")
+
+
+def make_optimizer(name: str, learning_rate: float | Any) -> keras.optimizers.Optimizer:
     """A Keras optimizer by name; SGD uses Nesterov momentum 0.9."""
     if name == "adam":
         return keras.optimizers.Adam(learning_rate)
@@ -88,7 +99,9 @@ def build_model(arch: Architecture, params: dict[str, Any], splits: Splits) -> k
     """Build and compile the architecture for sparse integer labels."""
     model = arch.build(params, splits.input_shape, splits.num_classes)
     model.compile(
-        optimizer=make_optimizer(params["optimizer"], params["learning_rate"]),
+        optimizer=make_optimizer(
+            params["optimizer"], learning_rate_for(params, len(splits.x_train))
+        ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

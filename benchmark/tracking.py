@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 import os
 import platform
 import socket
@@ -20,7 +21,9 @@ import keras
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
+from mlflow.types import Schema, TensorSpec
 from sklearn.metrics import classification_report, confusion_matrix
 
 from benchmark import plots
@@ -32,6 +35,9 @@ DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_EXPERIMENT = "cnn-benchmark"
 RUN_KIND_TRAINING = "training"
 RUN_KIND_COMPARISON = "comparison"
+
+# MLflow warns that a uv environment has no pip; the logged requirements are pinned anyway.
+logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
 
 
 def resolve_tracking_uri(cli_value: str | None) -> str:
@@ -248,7 +254,12 @@ def log_result(result: TrainingResult, log: Any = print) -> None:
     result.model.summary(print_fn=lambda line, **_: summary.write(line + "\n"))
     mlflow.log_text(summary.getvalue(), "model_summary.txt")
     _log_diagram(result.model, log)
-    mlflow.keras.log_model(result.model, name="model", pip_requirements=_model_requirements())
+    mlflow.keras.log_model(
+        result.model,
+        name="model",
+        signature=_signature(result),
+        pip_requirements=_model_requirements(),
+    )
 
 
 def _log_figure(fig: Any, artifact: str) -> None:
@@ -274,6 +285,15 @@ def _log_diagram(model: keras.Model, log: Any) -> None:
         mlflow.log_artifact(str(path))
 
 
+def _signature(result: TrainingResult) -> ModelSignature:
+    """Float images of the model's input shape in, class probabilities out."""
+    image_shape = tuple(result.model.input_shape[1:])
+    return ModelSignature(
+        inputs=Schema([TensorSpec(np.dtype("float32"), (-1, *image_shape))]),
+        outputs=Schema([TensorSpec(np.dtype("float32"), (-1, result.probabilities.shape[1]))]),
+    )
+
+
 def _model_requirements() -> list[str]:
     """Pinned requirements for the logged model; given so MLflow skips its slow inference."""
     import tensorflow as tf
@@ -296,3 +316,32 @@ def log_comparison(board: pd.DataFrame, curves: dict[str, list[float]], folder: 
     mlflow.log_artifact(str(folder / "leaderboard.csv"))
     mlflow.log_artifact(str(folder / "leaderboard.md"))
     _log_figure(plots.validation_overlay_figure(curves), "validation_accuracy.png")
+
+
+def training_runs(experiment_id: str, run_ids: list[str] | None = None) -> pd.DataFrame:
+    """Finished training runs as rows: run_id, start_time, tags.*, metrics.*, params.*."""
+    filter_string = f"tags.run_kind = '{RUN_KIND_TRAINING}' and attributes.status = 'FINISHED'"
+    runs = mlflow.search_runs(
+        [experiment_id], filter_string=filter_string, order_by=["attributes.start_time DESC"]
+    )
+    if run_ids is not None and not runs.empty:
+        runs = runs[runs["run_id"].isin(run_ids)]
+    return runs
+
+
+def experiment_id(tracking_uri: str, experiment: str) -> str:
+    """The id of an existing experiment; a clear error when there is none."""
+    mlflow.set_tracking_uri(tracking_uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
+        raise BenchmarkError(
+            f"no experiment {experiment!r} in {tracking_uri}; run "
+            "'python -m benchmark run' first or pass --experiment"
+        )
+    return found.experiment_id
+
+
+def metric_history(run_id: str, key: str) -> list[float]:
+    """One metric's values in step order."""
+    history = MlflowClient().get_metric_history(run_id, key)
+    return [metric.value for metric in sorted(history, key=lambda metric: metric.step)]

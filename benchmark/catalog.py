@@ -1,0 +1,31 @@
+"""The architecture catalogue printed by `python -m benchmark list`."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+import architectures
+
+# MNIST's shape: the catalogue counts parameters for the data the benchmark trains on.
+INPUT_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+
+
+def parameter_counts() -> dict[str, int]:
+    """Parameters of each registered architecture with its defaults, built for MNIST."""
+    counts = {}
+    for name in architectures.names():
+        arch = architectures.get(name)
+        counts[name] = arch.build(arch.defaults, INPUT_SHAPE, NUM_CLASSES).count_params()
+    return counts
+
+
+def architecture_table() -> Table:
+    """Name, parameter count with thousands separators, and description."""
+    table = Table(title="Registered architectures")
+    table.add_column("name")
+    table.add_column("parameters", justify="right")
+    table.add_column("description")
+    for name, count in parameter_counts().items():
+        table.add_row(name, f"{count:,}", architectures.get(name).description)
+    return table

@@ -1,0 +1,147 @@
+"""Command line: parse, call the layer below, turn user errors into one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from benchmark.errors import BenchmarkError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
+    return value
+
+
+def _add_tracking_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--experiment", default="cnn-benchmark", help="MLflow experiment name")
+    parser.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
+        "sqlite:///mlflow.db in the working directory)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `python -m benchmark` parser with its list, run and leaderboard commands."""
+    parser = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("list", help="list the registered architectures")
+
+    run = commands.add_parser("run", help="train architectures and track them in MLflow")
+    which = run.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="every registered architecture")
+    which.add_argument("--arch", nargs="+", metavar="NAME", help="these architectures")
+    run.add_argument(
+        "--epochs",
+        type=_positive_int,
+        help="train exactly this many epochs (turns early stopping off)",
+    )
+    run.add_argument("--batch-size", type=_positive_int)
+    run.add_argument("--seed", type=int, default=0, help="weights and shuffling seed")
+    run.add_argument(
+        "--subset", type=_positive_int, help="train on a stratified subset of N images (smoke runs)"
+    )
+    stopping = run.add_mutually_exclusive_group()
+    stopping.add_argument(
+        "--early-stopping",
+        dest="early_stopping",
+        action="store_true",
+        default=None,
+        help="stop when val_loss stops improving",
+    )
+    stopping.add_argument("--no-early-stopping", dest="early_stopping", action="store_false")
+    run.add_argument("--force", action="store_true", help="re-run finished configurations")
+    run.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("."),
+        help="where leaderboard.csv and leaderboard.md go",
+    )
+    _add_tracking_options(run)
+
+    board = commands.add_parser("leaderboard", help="print the comparison from MLflow")
+    board.add_argument("--format", choices=("table", "csv", "markdown"), default="table")
+    _add_tracking_options(board)
+    return parser
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return the process exit code."""
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C
+    try:
+        return _dispatch(args)
+    except BenchmarkError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(
+            "interrupted: finished runs are kept; run the same command again to train "
+            "only what is missing",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    # Wide lines in logs and pipes, where rich would otherwise wrap at 80 columns.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    if args.command == "list":
+        from benchmark.catalog import architecture_table
+
+        console.print(architecture_table())
+        return 0
+    if args.command == "leaderboard":
+        from benchmark import leaderboard, tracking
+
+        uri = tracking.resolve_tracking_uri(args.tracking_uri)
+        tracking.connect(uri, args.experiment)
+        board = leaderboard.from_experiment(tracking.experiment_id(uri, args.experiment))
+        if board.empty:
+            raise BenchmarkError(f"no finished runs in experiment {args.experiment!r} yet")
+        rendered = leaderboard.render(board, args.format)
+        console.print(rendered) if args.format == "table" else print(rendered, end="")
+        return 0
+    return _run(args, console)
+
+
+def _run(args: argparse.Namespace, console: object) -> int:
+    import architectures
+    from benchmark import leaderboard
+    from benchmark.suite import RunSettings, run_suite
+
+    settings = RunSettings(
+        archs=architectures.names() if args.all else args.arch,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        subset=args.subset,
+        early_stopping=args.early_stopping,
+        experiment=args.experiment,
+        tracking_uri=args.tracking_uri,
+        force=args.force,
+        output_dir=args.output_dir,
+    )
+    settings.validate()  # before the slow imports and the data
+    board = run_suite(settings, say=lambda line: console.print(line, markup=False))
+    console.print(leaderboard.render(board, "table"))
+    return 0

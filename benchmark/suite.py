@@ -1,0 +1,151 @@
+"""Train a set of architectures on the same splits, tracked, skipping finished work."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import architectures
+from benchmark import leaderboard, tracking
+from benchmark.data import Splits, load_splits
+from benchmark.errors import BenchmarkError
+from benchmark.progress import EpochProgress, duration
+from benchmark.runner import train_and_evaluate
+
+SPLIT_SEED = 0  # the validation split is the same for every run, whatever --seed says
+
+
+@dataclass
+class RunSettings:
+    """What `python -m benchmark run` was asked to do."""
+
+    archs: list[str]
+    epochs: int | None = None  # None: each architecture's DEFAULTS["epochs"]
+    batch_size: int | None = None
+    seed: int = 0
+    subset: int | None = None
+    validation_fraction: float = 0.1
+    early_stopping: bool | None = None  # None: on, unless --epochs fixes the epoch count
+    experiment: str = tracking.DEFAULT_EXPERIMENT
+    tracking_uri: str | None = None
+    force: bool = False
+    output_dir: Path = field(default_factory=Path.cwd)
+
+    def validate(self) -> None:
+        """Refuse bad input before any data is loaded or any model trained."""
+        for name in self.archs:
+            if name not in architectures.names():
+                valid = ", ".join(architectures.names())
+                raise BenchmarkError(f"unknown architecture {name!r}; choose from: {valid}")
+        for flag, value in (
+            ("--epochs", self.epochs),
+            ("--batch-size", self.batch_size),
+            ("--subset", self.subset),
+        ):
+            if value is not None and value <= 0:
+                raise BenchmarkError(f"{flag} must be a positive whole number, got {value}")
+        if not self.archs:
+            raise BenchmarkError("name at least one architecture with --arch, or use --all")
+
+    @property
+    def uses_early_stopping(self) -> bool:
+        """Early stopping unless asked otherwise or a fixed --epochs reproduces a protocol."""
+        return self.early_stopping if self.early_stopping is not None else self.epochs is None
+
+    def overrides(self) -> dict[str, Any]:
+        """Hyperparameters the command line sets for every architecture."""
+        chosen = {"epochs": self.epochs, "batch_size": self.batch_size}
+        return {key: value for key, value in chosen.items() if value is not None}
+
+
+def run_suite(settings: RunSettings, say: Callable[[str], None] = print) -> pd.DataFrame:
+    """Train every requested architecture not yet finished; return this invocation's board."""
+    settings.validate()
+    uri = tracking.resolve_tracking_uri(settings.tracking_uri)
+    experiment_id = tracking.connect(uri, settings.experiment)
+    for name in tracking.close_orphaned_runs(experiment_id):
+        say(f"marked run {name} as KILLED: its process ended without closing it")
+    splits = load_splits(settings.validation_fraction, SPLIT_SEED, settings.subset, log=say)
+    say(
+        f"data: {splits.dataset} {splits.digest}  "
+        + "  ".join(f"{key} {value:,}" for key, value in splits.sizes.items())
+    )
+
+    members: list[str] = []
+    started = time.perf_counter()
+    with tracking.comparison_run(experiment_id, "comparison", _settings_params(settings)):
+        for index, name in enumerate(settings.archs, start=1):
+            label = f"[{name} {index}/{len(settings.archs)}]"
+            members.append(_run_one(name, label, settings, splits, experiment_id, say))
+        board = leaderboard.from_experiment(experiment_id, members)
+        tracking.log_comparison(board, leaderboard.validation_curves(board), settings.output_dir)
+    say(
+        f"done in {duration(time.perf_counter() - started)}; leaderboard written to "
+        f"{settings.output_dir / 'leaderboard.csv'} and leaderboard.md"
+    )
+    return board
+
+
+def _run_one(
+    name: str,
+    label: str,
+    settings: RunSettings,
+    splits: Splits,
+    experiment_id: str,
+    say: Callable[[str], None],
+) -> str:
+    """Train and track one architecture, or reuse its finished run; return the run id."""
+    arch = architectures.get(name)
+    params = arch.params(settings.overrides())
+    extra = {
+        "early_stopping": settings.uses_early_stopping,
+        "validation_fraction": settings.validation_fraction,
+        "subset": settings.subset or 0,
+        "split_seed": SPLIT_SEED,
+    }
+    config = tracking.config_hash(name, params, settings.seed, splits, **extra)
+    finished = tracking.find_finished_run(experiment_id, config)
+    if finished and not settings.force:
+        say(
+            f"{label} skipped: finished run {finished} has the same configuration "
+            "(--force re-runs it)"
+        )
+        return finished
+    say(
+        f"{label} training up to {params['epochs']} epochs, batch {params['batch_size']}, "
+        f"early stopping {'on' if settings.uses_early_stopping else 'off'}"
+    )
+    with tracking.training_run(
+        experiment_id, name, params, settings.seed, splits, config, extra
+    ) as run_id:
+        result = train_and_evaluate(
+            arch,
+            params,
+            splits,
+            seed=settings.seed,
+            early_stopping=settings.uses_early_stopping,
+            callbacks=[tracking.EpochLogger(), EpochProgress(label, params["epochs"], say)],
+        )
+        tracking.log_result(result, log=say)
+    say(
+        f"{label} test accuracy {result.test_metrics['test_accuracy']:.4f} after "
+        f"{result.epochs_run} epochs in {duration(result.train_seconds)}"
+    )
+    return run_id
+
+
+def _settings_params(settings: RunSettings) -> dict[str, Any]:
+    return {
+        "archs": ",".join(settings.archs),
+        "epochs": settings.epochs,
+        "batch_size": settings.batch_size,
+        "seed": settings.seed,
+        "subset": settings.subset,
+        "early_stopping": settings.uses_early_stopping,
+        "force": settings.force,
+    }
