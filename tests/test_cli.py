@@ -1,0 +1,326 @@
+"""End-to-end checks of the command line on a tiny subset, asserted through MLflow."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from benchmark import leaderboard
+from benchmark.cli import EXIT_USER_ERROR, main
+
+SMOKE = ["--subset", "300", "--epochs", "1", "--experiment", "smoke"]
+ARTIFACTS = {
+    "confusion_matrix.png",
+    "confusion_matrix.csv",
+    "classification_report.txt",
+    "classification_report.json",
+    "training_curves.png",
+    "model_summary.txt",
+}
+PARAMS = {
+    "arch",
+    "dataset",
+    "seed",
+    "train_size",
+    "val_size",
+    "test_size",
+    "backend",
+    "keras_version",
+    "tensorflow_version",
+    "mlflow_version",
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "learning_rate",
+    "early_stopping",
+}
+FINAL_METRICS = {
+    "test_loss",
+    "test_accuracy",
+    "test_f1_macro",
+    "test_precision_macro",
+    "test_recall_macro",
+    "test_precision_weighted",
+    "test_recall_weighted",
+    "params",
+    "train_seconds",
+    "seconds_per_epoch",
+    "inference_ms_per_image",
+}
+
+
+def training_runs(client: MlflowClient, experiment: str = "smoke") -> list:
+    exp = client.get_experiment_by_name(experiment)
+    return client.search_runs([exp.experiment_id], "tags.run_kind = 'training'")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory):
+    """One smoke `run` of two architectures into a fresh store; shared by the checks below."""
+    folder = tmp_path_factory.mktemp("smoke")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        code = main(["run", "--arch", "basic", "lenet5", *SMOKE, "--tracking-uri", uri])
+    return folder, uri, code
+
+
+def test_run_exits_zero_and_writes_the_leaderboard(smoke) -> None:
+    folder, _, code = smoke
+    assert code == 0
+    board = pd.read_csv(folder / "leaderboard.csv")
+    assert list(board.columns) == leaderboard.COLUMNS
+    assert sorted(board["architecture"]) == ["basic", "lenet5"]
+    assert list(board["rank"]) == [1, 2]
+    assert board["test_accuracy"].is_monotonic_decreasing
+    assert (folder / "leaderboard.md").read_text().startswith("| rank | architecture |")
+    assert (folder / "mlruns").is_dir()
+
+
+def test_each_architecture_is_a_tracked_child_run(smoke) -> None:
+    _, uri, _ = smoke
+    client = MlflowClient(uri)
+    runs = training_runs(client)
+    assert sorted(run.data.tags["arch"] for run in runs) == ["basic", "lenet5"]
+    parents = {run.data.tags["mlflow.parentRunId"] for run in runs}
+    assert len(parents) == 1
+    parent = client.get_run(parents.pop())
+    assert parent.data.tags["run_kind"] == "comparison"
+    assert {"leaderboard.csv", "leaderboard.md", "validation_accuracy.png"} <= {
+        item.path for item in client.list_artifacts(parent.info.run_id)
+    }
+    for run in runs:
+        assert run.info.status == "FINISHED"
+        assert PARAMS <= set(run.data.params)
+        assert run.data.params["train_size"] == "300"
+        assert FINAL_METRICS <= set(run.data.metrics)
+        assert 0.0 <= run.data.metrics["test_accuracy"] <= 1.0
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            assert [m.step for m in client.get_metric_history(run.info.run_id, key)] == [1]
+        assert {"git_commit", "dataset_digest", "config_hash"} <= set(run.data.tags)
+        assert run.inputs.dataset_inputs, "the dataset is logged as an MLflow input"
+        artifacts = {item.path for item in client.list_artifacts(run.info.run_id)}
+        assert ARTIFACTS <= artifacts
+
+
+def test_logged_model_loads_and_predicts(smoke, tiny_splits) -> None:
+    import mlflow
+
+    from benchmark.data import to_model_input
+
+    _, uri, _ = smoke
+    mlflow.set_tracking_uri(uri)
+    run = training_runs(MlflowClient(uri))[0]
+    model = mlflow.keras.load_model(f"runs:/{run.info.run_id}/model")
+    assert model.predict(to_model_input(tiny_splits.x_test[:4]), verbose=0).shape == (4, 10)
+
+
+def test_classification_report_has_four_digits(smoke) -> None:
+    _, uri, _ = smoke
+    client = MlflowClient(uri)
+    run = training_runs(client)[0]
+    path = client.download_artifacts(run.info.run_id, "classification_report.txt")
+    text = Path(path).read_text()
+    assert "macro avg" in text and "weighted avg" in text
+    assert any(len(token.split(".")[-1]) == 4 for token in text.split() if "." in token)
+
+
+def test_second_run_skips_finished_work_and_force_reruns(smoke, capsys) -> None:
+    folder, uri, _ = smoke
+    client = MlflowClient(uri)
+    before = len(training_runs(client))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        assert main(["run", "--arch", "basic", "lenet5", *SMOKE, "--tracking-uri", uri]) == 0
+        assert "skipped" in capsys.readouterr().out
+        assert len(training_runs(client)) == before
+        assert main(["run", "--arch", "lenet5", *SMOKE, "--tracking-uri", uri, "--force"]) == 0
+    assert len(training_runs(client)) == before + 1
+
+
+def test_leaderboard_command_reads_mlflow(smoke, capsys) -> None:
+    _, uri, _ = smoke
+    assert (
+        main(["leaderboard", "--experiment", "smoke", "--tracking-uri", uri, "--format", "csv"])
+        == 0
+    )
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == ",".join(leaderboard.COLUMNS)
+    assert len(lines) == 3
+    assert (
+        main(
+            ["leaderboard", "--experiment", "smoke", "--tracking-uri", uri, "--format", "markdown"]
+        )
+        == 0
+    )
+    assert "| 1 |" in capsys.readouterr().out
+
+
+def test_list_prints_names_and_parameter_counts(capsys) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "121,994" in out
+    for name in ("basic", "deeper", "dropout", "batchnorm", "lenet5", "resnet", "separable", "mlp"):
+        assert name in out
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run(
+        [sys.executable, "-m", "benchmark", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--arch", "nope"], "unknown architecture 'nope'; choose from: basic"),
+        (["run", "--all", "--epochs", "0"], "--epochs: must be a positive whole number"),
+        (["run", "--all", "--subset", "-5"], "--subset: must be a positive whole number"),
+        (["run", "--all", "--subset", "ten"], "expected a whole number"),
+        (["run", "--all", "--tracking-uri", "http://127.0.0.1:9"], "is unreachable"),
+        (["leaderboard", "--experiment", "never-run"], "no experiment 'never-run'"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero(args: list[str], message: str, tmp_path) -> None:
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == EXIT_USER_ERROR
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "mlruns").exists(), "nothing was trained"
+
+
+def test_interrupted_run_leaves_nothing_running_and_resumes(tmp_path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = [
+        "run",
+        "--arch",
+        "lenet5",
+        "mlp",
+        "--subset",
+        "300",
+        "--epochs",
+        "40",
+        "--experiment",
+        "interrupt",
+        "--tracking-uri",
+        uri,
+    ]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmark", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen = []
+    for line in process.stdout:  # wait until the second architecture is training
+        seen.append(line)
+        if "[mlp 2/2] epoch 2/" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, "".join(seen) + rest
+    assert "Traceback" not in rest
+    client = MlflowClient(uri)
+    runs = training_runs(client, "interrupt")
+    assert {run.info.status for run in runs} == {"FINISHED", "FAILED"}
+    assert not [run for run in runs if run.info.status == "RUNNING"]
+
+    again = run_cli(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "[lenet5 1/2] skipped" in again.stdout
+    finished = [r for r in training_runs(client, "interrupt") if r.info.status == "FINISHED"]
+    assert sorted(run.data.tags["arch"] for run in finished) == ["lenet5", "mlp"]
+
+
+def test_killed_process_run_is_closed_on_next_start(store: str) -> None:
+    import mlflow
+
+    from benchmark import tracking
+
+    experiment_id = tracking.connect(store, "orphans")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    tags = {"run_kind": "training", "host": os.uname().nodename, "pid": str(dead.pid)}
+    with mlflow.start_run(experiment_id=experiment_id, tags=tags) as run:
+        pass
+    MlflowClient().update_run(run.info.run_id, status="RUNNING")
+    time.sleep(0.1)
+    assert tracking.close_orphaned_runs(experiment_id) == [run.info.run_name]
+    assert MlflowClient().get_run(run.info.run_id).info.status == "KILLED"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_run_against_an_http_tracking_server(tmp_path) -> None:
+    """A real `mlflow server` on loopback: runs, metrics and proxied artifacts land there."""
+    import urllib.request
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "server-artifacts"),
+            "--workers",
+            "1",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(uri + "/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("mlflow server did not start within 60 s")
+        result = run_cli(
+            "run", "--arch", "mlp", *SMOKE, "--tracking-uri", uri, cwd=tmp_path, timeout=300
+        )
+        assert result.returncode == 0, result.stderr
+        client = MlflowClient(uri)
+        (run,) = training_runs(client)
+        assert run.data.metrics["test_accuracy"] > 0
+        assert ARTIFACTS <= {item.path for item in client.list_artifacts(run.info.run_id)}
+        assert not (tmp_path / "mlruns").exists(), "artifacts went to the server, not cwd"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
