@@ -13,6 +13,13 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USER_ERROR, f"error: {message} (see '{self.prog} --help')\n")
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -35,8 +42,8 @@ def _add_tracking_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `python -m benchmark` parser with its list, run and leaderboard commands."""
-    parser = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="python -m benchmark", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     commands.add_parser("list", help="list the registered architectures")
 
@@ -114,8 +121,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from benchmark import leaderboard, tracking
 
         uri = tracking.resolve_tracking_uri(args.tracking_uri)
-        tracking.connect(uri, args.experiment)
-        board = leaderboard.from_experiment(tracking.experiment_id(uri, args.experiment))
+        experiment_id = tracking.connect(uri, args.experiment, create=False)
+        board = leaderboard.from_experiment(experiment_id)
         if board.empty:
             raise BenchmarkError(f"no finished runs in experiment {args.experiment!r} yet")
         rendered = leaderboard.render(board, args.format)

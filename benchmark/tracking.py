@@ -45,8 +45,11 @@ def resolve_tracking_uri(cli_value: str | None) -> str:
     return cli_value or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
-def connect(tracking_uri: str, experiment: str) -> str:
-    """Check the store answers, point MLflow at it and return the experiment id."""
+def connect(tracking_uri: str, experiment: str, create: bool = True) -> str:
+    """Check the store answers, point MLflow at it and return the experiment's id.
+
+    With `create=False` a missing store or experiment is an error instead of being made.
+    """
     if tracking_uri.startswith(("http://", "https://")):
         try:
             with urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=5):
@@ -58,16 +61,28 @@ def connect(tracking_uri: str, experiment: str) -> str:
                 "another --tracking-uri"
             ) from None
     elif tracking_uri.startswith("sqlite:///"):
-        folder = Path(tracking_uri.removeprefix("sqlite:///")).expanduser().resolve().parent
-        if not folder.is_dir():
-            raise BenchmarkError(f"tracking store folder {folder} does not exist")
+        database = Path(tracking_uri.removeprefix("sqlite:///")).expanduser().resolve()
+        if not database.parent.is_dir():
+            raise BenchmarkError(f"tracking store folder {database.parent} does not exist")
+        if not create and not database.exists():
+            raise BenchmarkError(
+                f"no MLflow store at {database}; run 'python -m benchmark run' "
+                "first or pass --tracking-uri"
+            )
     mlflow.set_tracking_uri(tracking_uri)
     try:
         found = mlflow.get_experiment_by_name(experiment)
-        return found.experiment_id if found else mlflow.create_experiment(experiment)
+        if found is None and create:
+            return mlflow.create_experiment(experiment)
     except Exception as error:  # any store failure is the user's setup to fix
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise BenchmarkError(f"tracking store {tracking_uri} failed: {first_line}") from None
+    if found is None:
+        raise BenchmarkError(
+            f"no experiment {experiment!r} in {tracking_uri}; run "
+            "'python -m benchmark run' first or pass --experiment"
+        )
+    return found.experiment_id
 
 
 def config_hash(arch: str, params: dict[str, Any], seed: int, splits: Splits, **extra: Any) -> str:
@@ -327,18 +342,6 @@ def training_runs(experiment_id: str, run_ids: list[str] | None = None) -> pd.Da
     if run_ids is not None and not runs.empty:
         runs = runs[runs["run_id"].isin(run_ids)]
     return runs
-
-
-def experiment_id(tracking_uri: str, experiment: str) -> str:
-    """The id of an existing experiment; a clear error when there is none."""
-    mlflow.set_tracking_uri(tracking_uri)
-    found = mlflow.get_experiment_by_name(experiment)
-    if found is None:
-        raise BenchmarkError(
-            f"no experiment {experiment!r} in {tracking_uri}; run "
-            "'python -m benchmark run' first or pass --experiment"
-        )
-    return found.experiment_id
 
 
 def metric_history(run_id: str, key: str) -> list[float]:

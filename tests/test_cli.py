@@ -194,15 +194,32 @@ def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Completed
         (["run", "--all", "--subset", "-5"], "--subset: must be a positive whole number"),
         (["run", "--all", "--subset", "ten"], "expected a whole number"),
         (["run", "--all", "--tracking-uri", "http://127.0.0.1:9"], "is unreachable"),
-        (["leaderboard", "--experiment", "never-run"], "no experiment 'never-run'"),
+        (["leaderboard"], "no MLflow store at"),
     ],
 )
-def test_bad_input_is_one_line_and_nonzero(args: list[str], message: str, tmp_path) -> None:
-    result = run_cli(*args, cwd=tmp_path)
+def test_bad_input_is_one_line_and_nonzero(args: list[str], message: str, store, capsys) -> None:
+    try:
+        code = main(args)
+    except SystemExit as exit_:  # argparse refuses malformed values itself
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == EXIT_USER_ERROR
+    assert message in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not Path("mlruns").exists(), "nothing was trained"
+
+
+def test_leaderboard_of_an_unknown_experiment_is_refused(smoke, capsys) -> None:
+    _, uri, _ = smoke
+    assert main(["leaderboard", "--experiment", "never-run", "--tracking-uri", uri]) == 2
+    assert "no experiment 'never-run'" in capsys.readouterr().err
+
+
+def test_bad_input_in_a_real_process_has_no_traceback(tmp_path) -> None:
+    result = run_cli("run", "--arch", "nope", cwd=tmp_path)
     assert result.returncode == EXIT_USER_ERROR
-    assert message in result.stderr
+    assert "error: unknown architecture 'nope'" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-    assert not (tmp_path / "mlruns").exists(), "nothing was trained"
 
 
 def test_interrupted_run_leaves_nothing_running_and_resumes(tmp_path) -> None:
