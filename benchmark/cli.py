@@ -42,7 +42,10 @@ def _add_tracking_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `python -m benchmark` parser with its list, run and leaderboard commands."""
-    parser = _Parser(prog="python -m benchmark", description=__doc__)
+    parser = _Parser(
+        prog="python -m benchmark",
+        description="Benchmark CNN architectures on MNIST, tracked in MLflow.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     commands.add_parser("list", help="list the registered architectures")
