@@ -53,9 +53,16 @@ def validation_overlay_figure(curves: dict[str, list[float]]) -> Figure:
     fig, ax = plt.subplots(figsize=(9, 5))
     for name, values in curves.items():
         ax.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=3, label=name)
+    # Batch-norm nets can score low after epoch 1; zoom on where the architectures differ.
+    later = [value for values in curves.values() for value in values[1:]]
+    everything = [value for values in curves.values() for value in values]
+    title = "Validation accuracy per epoch"
+    if later and min(everything) < min(later) - 0.002:
+        ax.set_ylim(min(later) - 0.002, max(everything) + 0.001)
+        title += " (lower first-epoch values cut off)"
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy")
-    ax.set_title("Validation accuracy per epoch")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
