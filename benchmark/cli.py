@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -110,9 +111,27 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with native stderr muted: its CUDA probing prints errors on CPU hosts.
+
+    Only the C++ start-up chatter is muted; a Python exception still propagates.
+    """
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow
+
+        tensorflow.config.list_physical_devices()  # the CUDA probe runs here, not at import
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    _import_tensorflow_quietly()
     # Wide lines in logs and pipes, where rich would otherwise wrap at 80 columns.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     if args.command == "list":
