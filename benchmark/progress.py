@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import keras
@@ -26,13 +27,9 @@ class EpochProgress(keras.callbacks.Callback):
         self.started = 0.0
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        import time
-
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        import time
-
         logs = logs or {}
         done = epoch + 1
         per_epoch = (time.perf_counter() - self.started) / done
