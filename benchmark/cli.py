@@ -170,7 +170,6 @@ def _run(args: argparse.Namespace, console: object) -> int:
         force=args.force,
         output_dir=args.output_dir,
     )
-    settings.validate()  # before the slow imports and the data
     board = run_suite(settings, say=lambda line: console.print(line, markup=False))
     console.print(leaderboard.render(board, "table"))
     return 0

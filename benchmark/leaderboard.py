@@ -21,7 +21,6 @@ SOURCES = {
     "run_id": "run_id",
 }
 COLUMNS = ["rank", *SOURCES]
-FORMATS = ("table", "csv", "markdown")
 
 
 def build(runs: pd.DataFrame) -> pd.DataFrame:

@@ -39,9 +39,10 @@ class RunSettings:
     def validate(self) -> None:
         """Refuse bad input before any data is loaded or any model trained."""
         for name in self.archs:
-            if name not in architectures.names():
-                valid = ", ".join(architectures.names())
-                raise BenchmarkError(f"unknown architecture {name!r}; choose from: {valid}")
+            try:
+                architectures.get(name)
+            except KeyError as error:  # its message already lists the valid names
+                raise BenchmarkError(error.args[0]) from None
         for flag, value in (
             ("--epochs", self.epochs),
             ("--batch-size", self.batch_size),
