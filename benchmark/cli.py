@@ -41,8 +41,20 @@ def _add_tracking_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_study_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage",
+        default="sqlite:///optuna.db",
+        help="Optuna storage, any SQLAlchemy URL (default sqlite:///optuna.db here; "
+        "postgresql://user:password@host/db to share a study between machines)",
+    )
+    parser.add_argument(
+        "--study-name", help="Optuna study (default mnist-<arch>, one per architecture)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The `python -m benchmark` parser with its list, run and leaderboard commands."""
+    """The `python -m benchmark` parser with its list, run, tune and leaderboard commands."""
     parser = _Parser(
         prog="python -m benchmark",
         description="Benchmark CNN architectures on MNIST, tracked in MLflow.",
@@ -74,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop when val_loss stops improving",
     )
     stopping.add_argument("--no-early-stopping", dest="early_stopping", action="store_false")
+    run.add_argument(
+        "--params",
+        choices=("default", "best"),
+        default="default",
+        help="hyperparameters: each architecture's defaults, or the best trial of its "
+        "Optuna study (see tune); tuned runs are marked in the leaderboard",
+    )
+    _add_study_options(run)
     run.add_argument("--force", action="store_true", help="re-run finished configurations")
     run.add_argument(
         "--output-dir",
@@ -82,6 +102,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="where leaderboard.csv and leaderboard.md go",
     )
     _add_tracking_options(run)
+
+    tune = commands.add_parser("tune", help="search an architecture's hyperparameters with Optuna")
+    tune.add_argument("--arch", required=True, metavar="NAME", help="the architecture to tune")
+    tune.add_argument(
+        "--trials",
+        type=_positive_int,
+        default=20,
+        help="finished (complete or pruned) trials the study should reach; running again "
+        "after an interruption finishes only the remainder (default 20)",
+    )
+    tune.add_argument(
+        "--timeout", type=_positive_int, help="start no new trial after this many seconds"
+    )
+    _add_study_options(tune)
+    tune.add_argument("--pruner", choices=("median", "hyperband", "none"), default="median")
+    tune.add_argument("--sampler", choices=("tpe", "random"), default="tpe")
+    tune.add_argument(
+        "--workers", type=_positive_int, default=1, help="parallel worker processes here"
+    )
+    tune.add_argument(
+        "--epochs", type=_positive_int, help="most epochs per trial (default: the architecture's)"
+    )
+    tune.add_argument("--subset", type=_positive_int, help="tune on a stratified subset")
+    tune.add_argument("--seed", type=int, default=0, help="sampler and weights seed")
+    tune.add_argument(
+        "--heartbeat",
+        type=_positive_int,
+        default=10,
+        help="seconds between a trial's heartbeats; a trial silent for 3 of them is failed "
+        "and retried",
+    )
+    _add_tracking_options(tune)
 
     board = commands.add_parser("leaderboard", help="print the comparison from MLflow")
     board.add_argument("--format", choices=("table", "csv", "markdown"), default="table")
@@ -122,6 +174,8 @@ def _import_tensorflow_quietly() -> None:
         import tensorflow
 
         tensorflow.config.list_physical_devices()  # the CUDA probe runs here, not at import
+        # Retracing warnings follow from building one model per trial; they are expected.
+        tensorflow.get_logger().setLevel("ERROR")
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -150,7 +204,32 @@ def _dispatch(args: argparse.Namespace) -> int:
         rendered = leaderboard.render(board, args.format)
         console.print(rendered) if args.format == "table" else print(rendered, end="")
         return 0
+    if args.command == "tune":
+        return _tune(args, console)
     return _run(args, console)
+
+
+def _tune(args: argparse.Namespace, console: object) -> int:
+    from benchmark.tuning import TuneSettings, tune
+
+    settings = TuneSettings(
+        arch=args.arch,
+        trials=args.trials,
+        timeout=args.timeout,
+        storage=args.storage,
+        study_name=args.study_name,
+        pruner=args.pruner,
+        sampler=args.sampler,
+        workers=args.workers,
+        epochs=args.epochs,
+        subset=args.subset,
+        seed=args.seed,
+        experiment=args.experiment,
+        tracking_uri=args.tracking_uri,
+        heartbeat_seconds=args.heartbeat,
+    )
+    tune(settings, say=lambda line: console.print(line, markup=False))
+    return 0
 
 
 def _run(args: argparse.Namespace, console: object) -> int:
@@ -169,6 +248,9 @@ def _run(args: argparse.Namespace, console: object) -> int:
         tracking_uri=args.tracking_uri,
         force=args.force,
         output_dir=args.output_dir,
+        params=args.params,
+        storage=args.storage,
+        study_name=args.study_name,
     )
     board = run_suite(settings, say=lambda line: console.print(line, markup=False))
     console.print(leaderboard.render(board, "table"))

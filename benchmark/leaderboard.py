@@ -9,6 +9,7 @@ from benchmark import tracking
 # Leaderboard column -> MLflow run column it comes from.
 SOURCES = {
     "architecture": "tags.arch",
+    "variant": "tags.variant",
     "test_accuracy": "metrics.test_accuracy",
     "test_loss": "metrics.test_loss",
     "test_f1_macro": "metrics.test_f1_macro",
@@ -27,6 +28,7 @@ def build(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per run, best test accuracy first, with a 1-based rank."""
     if runs.empty:
         return pd.DataFrame(columns=COLUMNS)
+    runs = runs.assign(**{"tags.variant": _variants(runs)})
     board = pd.DataFrame({column: runs.get(source) for column, source in SOURCES.items()})
     for column in ("params", "epochs_run"):
         board[column] = board[column].astype("int64")
@@ -36,10 +38,18 @@ def build(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def latest_per_architecture(runs: pd.DataFrame) -> pd.DataFrame:
-    """The newest finished run of each architecture (runs arrive newest first)."""
+    """The newest finished run of each architecture and variant (runs arrive newest first)."""
     if runs.empty:
         return runs
-    return runs.drop_duplicates(subset=["tags.arch"], keep="first")
+    runs = runs.assign(**{"tags.variant": _variants(runs)})
+    return runs.drop_duplicates(subset=["tags.arch", "tags.variant"], keep="first")
+
+
+def _variants(runs: pd.DataFrame) -> pd.Series:
+    """ "tuned" for runs trained with a study's best params, "default" otherwise."""
+    if "tags.variant" not in runs:
+        return pd.Series("default", index=runs.index)
+    return runs["tags.variant"].fillna("default")
 
 
 def from_experiment(experiment_id: str, run_ids: list[str] | None = None) -> pd.DataFrame:
@@ -51,9 +61,15 @@ def from_experiment(experiment_id: str, run_ids: list[str] | None = None) -> pd.
 def validation_curves(board: pd.DataFrame) -> dict[str, list[float]]:
     """Validation accuracy per epoch of every row, keyed by architecture."""
     return {
-        row.architecture: tracking.metric_history(row.run_id, "val_accuracy")
+        _label(row): tracking.metric_history(row.run_id, "val_accuracy")
         for row in board.itertuples()
     }
+
+
+def _label(row: object) -> str:
+    """`dropout` for a default run, `dropout (tuned)` for a tuned one."""
+    variant = getattr(row, "variant", "default")
+    return row.architecture if variant == "default" else f"{row.architecture} ({variant})"
 
 
 def _display(board: pd.DataFrame) -> pd.DataFrame:
@@ -87,7 +103,8 @@ def render(board: pd.DataFrame, fmt: str) -> str | object:
     table = Table(title="Leaderboard (sorted by test accuracy)")
     for column in COLUMNS:
         table.add_column(
-            column, justify="left" if column in ("architecture", "run_id") else "right"
+            column,
+            justify="left" if column in ("architecture", "variant", "run_id") else "right",
         )
     for row in _display(board).astype(str).itertuples(index=False):
         table.add_row(*row)

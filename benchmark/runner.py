@@ -136,15 +136,28 @@ def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int =
     }
 
 
-def train_and_evaluate(
+@dataclass
+class FitOutcome:
+    """A trained model and its per-epoch record, before any look at the test set."""
+
+    model: Any = field(repr=False)
+    history: dict[str, list[float]]
+    epoch_end_seconds: list[float]
+    train_seconds: float
+    best_epoch: int
+    stopped_early: bool
+    diverged: bool
+
+
+def fit(
     arch: Architecture,
     params: dict[str, Any],
     splits: Splits,
     seed: int = 0,
     early_stopping: bool = True,
     callbacks: list[keras.callbacks.Callback] | None = None,
-) -> TrainingResult:
-    """Train on the training split, select on validation, evaluate once on test."""
+) -> FitOutcome:
+    """Train on the training split with validation after every epoch; never reads test data."""
     keras.utils.set_random_seed(seed)
     model = build_model(arch, params, splits)
     x_train, x_val = to_model_input(splits.x_train), to_model_input(splits.x_val)
@@ -159,7 +172,7 @@ def train_and_evaluate(
     all_callbacks.extend(callbacks or [])
 
     start = time.perf_counter()
-    fit = model.fit(
+    fitted = model.fit(
         x_train,
         splits.y_train,
         batch_size=params["batch_size"],
@@ -169,30 +182,50 @@ def train_and_evaluate(
         verbose=0,
     )
     train_seconds = time.perf_counter() - start
-    history = {key: [float(v) for v in fit.history.get(key, [])] for key in HISTORY_KEYS}
+    history = {key: [float(v) for v in fitted.history.get(key, [])] for key in HISTORY_KEYS}
     diverged = any(not math.isfinite(v) for v in history["loss"])
     if early_stopping and not diverged and history["val_loss"]:
         best_epoch = int(np.argmin(history["val_loss"])) + 1
     else:
         best_epoch = len(history["loss"])
+    return FitOutcome(
+        model=model,
+        history=history,
+        epoch_end_seconds=list(clock.ends),
+        train_seconds=train_seconds,
+        best_epoch=best_epoch,
+        stopped_early=len(history["loss"]) < params["epochs"],
+        diverged=diverged,
+    )
 
-    evaluation = evaluate(model, to_model_input(splits.x_test), splits.y_test)
+
+def train_and_evaluate(
+    arch: Architecture,
+    params: dict[str, Any],
+    splits: Splits,
+    seed: int = 0,
+    early_stopping: bool = True,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+) -> TrainingResult:
+    """Train on the training split, select on validation, evaluate once on test."""
+    outcome = fit(arch, params, splits, seed, early_stopping, callbacks)
+    evaluation = evaluate(outcome.model, to_model_input(splits.x_test), splits.y_test)
     return TrainingResult(
         arch=arch.name,
         params=dict(params),
         seed=seed,
-        history=history,
-        epoch_end_seconds=list(clock.ends),
+        history=outcome.history,
+        epoch_end_seconds=outcome.epoch_end_seconds,
         test_metrics=evaluation["metrics"],
         y_true=np.asarray(splits.y_test),
         y_pred=evaluation["y_pred"],
         probabilities=evaluation["probabilities"],
-        param_count=int(model.count_params()),
-        train_seconds=train_seconds,
+        param_count=int(outcome.model.count_params()),
+        train_seconds=outcome.train_seconds,
         evaluation_seconds=evaluation["seconds"],
         inference_ms_per_image=evaluation["inference_ms_per_image"],
-        best_epoch=best_epoch,
-        stopped_early=len(history["loss"]) < params["epochs"],
-        diverged=diverged,
-        model=model,
+        best_epoch=outcome.best_epoch,
+        stopped_early=outcome.stopped_early,
+        diverged=outcome.diverged,
+        model=outcome.model,
     )

@@ -35,6 +35,9 @@ class RunSettings:
     tracking_uri: str | None = None
     force: bool = False
     output_dir: Path = field(default_factory=Path.cwd)
+    params: str = "default"  # "best": each architecture's best trial in its Optuna study
+    storage: str = "sqlite:///optuna.db"
+    study_name: str | None = None  # None: the default study of each architecture
 
     def validate(self) -> None:
         """Refuse bad input before any data is loaded or any model trained."""
@@ -52,6 +55,10 @@ class RunSettings:
                 raise BenchmarkError(f"{flag} must be a positive whole number, got {value}")
         if not self.archs:
             raise BenchmarkError("name at least one architecture with --arch, or use --all")
+        if self.params not in ("default", "best"):
+            raise BenchmarkError(f"--params must be default or best, got {self.params!r}")
+        if self.study_name and len(self.archs) > 1:
+            raise BenchmarkError("--study-name names one study; use it with one --arch")
 
     @property
     def uses_early_stopping(self) -> bool:
@@ -67,6 +74,7 @@ class RunSettings:
 def run_suite(settings: RunSettings, say: Callable[[str], None] = print) -> pd.DataFrame:
     """Train every requested architecture not yet finished; return this invocation's board."""
     settings.validate()
+    tuned = _tuned_params(settings, say)
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
     experiment_id = tracking.connect(uri, settings.experiment)
     for name in tracking.close_orphaned_runs(experiment_id):
@@ -82,7 +90,9 @@ def run_suite(settings: RunSettings, say: Callable[[str], None] = print) -> pd.D
     with tracking.comparison_run(experiment_id, "comparison", _settings_params(settings)):
         for index, name in enumerate(settings.archs, start=1):
             label = f"[{name} {index}/{len(settings.archs)}]"
-            members.append(_run_one(name, label, settings, splits, experiment_id, say))
+            members.append(
+                _run_one(name, label, settings, splits, experiment_id, say, tuned.get(name))
+            )
         board = leaderboard.from_experiment(experiment_id, members)
         tracking.log_comparison(board, leaderboard.validation_curves(board), settings.output_dir)
     say(
@@ -99,10 +109,12 @@ def _run_one(
     splits: Splits,
     experiment_id: str,
     say: Callable[[str], None],
+    tuned: tuple[dict[str, Any], dict[str, str]] | None = None,
 ) -> str:
     """Train and track one architecture, or reuse its finished run; return the run id."""
     arch = architectures.get(name)
-    params = arch.params(settings.overrides())
+    best, tags = tuned or ({}, {"variant": "default"})
+    params = arch.params({**best, **settings.overrides()})
     extra = {
         "early_stopping": settings.uses_early_stopping,
         "validation_fraction": settings.validation_fraction,
@@ -122,7 +134,7 @@ def _run_one(
         f"early stopping {'on' if settings.uses_early_stopping else 'off'}"
     )
     with tracking.training_run(
-        experiment_id, name, params, settings.seed, splits, config, extra
+        experiment_id, name, params, settings.seed, splits, config, extra, tags
     ) as run_id:
         result = train_and_evaluate(
             arch,
@@ -140,6 +152,29 @@ def _run_one(
     return run_id
 
 
+def _tuned_params(
+    settings: RunSettings, say: Callable[[str], None]
+) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
+    """With --params best: each architecture's best trial params and the tags naming it."""
+    if settings.params != "best":
+        return {}
+    from benchmark import studies
+
+    found = {}
+    for name in settings.archs:
+        study = settings.study_name or studies.default_study_name(name)
+        params, number, value = studies.best_params(settings.storage, study, name)
+        say(f"{name}: best trial {number} of study {study} (val_accuracy {value:.4f}): {params}")
+        tags = {
+            "variant": "tuned",
+            "study_name": study,
+            "study_trial": str(number),
+            "study_storage": studies.redact(settings.storage),
+        }
+        found[name] = (params, tags)
+    return found
+
+
 def _settings_params(settings: RunSettings) -> dict[str, Any]:
     return {
         "archs": ",".join(settings.archs),
@@ -149,4 +184,5 @@ def _settings_params(settings: RunSettings) -> dict[str, Any]:
         "subset": settings.subset,
         "early_stopping": settings.uses_early_stopping,
         "force": settings.force,
+        "params": settings.params,
     }

@@ -45,6 +45,11 @@ def resolve_tracking_uri(cli_value: str | None) -> str:
     return cli_value or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+def use_store(tracking_uri: str) -> None:
+    """Point this process's MLflow client at a store already checked by `connect`."""
+    mlflow.set_tracking_uri(tracking_uri)
+
+
 def connect(tracking_uri: str, experiment: str, create: bool = True) -> str:
     """Check the store answers, point MLflow at it and return the experiment's id.
 
@@ -348,3 +353,102 @@ def metric_history(run_id: str, key: str) -> list[float]:
     """One metric's values in step order."""
     history = MlflowClient().get_metric_history(run_id, key)
     return [metric.value for metric in sorted(history, key=lambda metric: metric.step)]
+
+
+# ---- tuning: one parent run per `tune` invocation, one nested run per Optuna trial ----
+
+RUN_KIND_TUNING = "tuning"
+RUN_KIND_TRIAL = "trial"
+
+
+@contextlib.contextmanager
+def tuning_run(
+    experiment_id: str, study_name: str, storage: str, arch: str, settings: dict[str, Any]
+) -> Iterator[str]:
+    """The parent run of one `tune` invocation, tagged with study and (password-free) storage."""
+    tags = {
+        "run_kind": RUN_KIND_TUNING,
+        "arch": arch,
+        "study_name": study_name,
+        "storage": storage,
+        **_process_tags(),
+    }
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"tune-{study_name}", tags=tags
+    ) as run:
+        mlflow.log_params({key: str(value) for key, value in settings.items()})
+        yield run.info.run_id
+
+
+@contextlib.contextmanager
+def trial_run(
+    experiment_id: str,
+    parent_run_id: str,
+    study_name: str,
+    trial_number: int,
+    arch: str,
+    params: dict[str, Any],
+) -> Iterator[dict[str, str]]:
+    """A run nested under the invocation's parent for one trial; works in worker processes.
+
+    Yields a dict whose "status" the caller may set to FAILED; an exception escaping the
+    block (Ctrl-C included) also ends the run as FAILED.
+    """
+    tags = {
+        "run_kind": RUN_KIND_TRIAL,
+        "arch": arch,
+        "study_name": study_name,
+        "trial_number": str(trial_number),
+        **_process_tags(),
+    }
+    active = mlflow.active_run()
+    mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=f"{study_name}-trial-{trial_number}",
+        nested=active is not None,
+        parent_run_id=parent_run_id,
+        tags=tags,
+    )
+    outcome = {"status": "FINISHED"}
+    try:
+        mlflow.log_params({**params, "arch": arch, "trial_number": trial_number})
+        yield outcome
+    except BaseException:
+        outcome["status"] = "FAILED"
+        raise
+    finally:
+        mlflow.end_run(status=outcome["status"])
+
+
+def end_trial_run(state: str, metrics: dict[str, float], reason: str = "") -> None:
+    """Record a trial's outcome (complete, pruned or failed) on the active trial run."""
+    mlflow.log_metrics({key: value for key, value in metrics.items() if np.isfinite(value)})
+    mlflow.set_tag("trial_state", state)
+    if reason:
+        mlflow.set_tag("fail_reason", reason[:5000])
+
+
+def log_study_summary(
+    best_value: float | None,
+    best_params: dict[str, Any],
+    trials: pd.DataFrame,
+    figures: dict[str, Any],
+    counts: dict[str, int],
+) -> None:
+    """Best value and params, the trials table and Optuna's figures, into the active run."""
+    if best_value is not None:
+        mlflow.log_metric("best_val_accuracy", best_value)
+        mlflow.log_params({f"best_{key}": value for key, value in best_params.items()})
+    mlflow.log_metrics({f"trials_{state}": count for state, count in counts.items()})
+    mlflow.log_text(trials.to_csv(index=False), "trials.csv")
+    for artifact, fig in figures.items():
+        _log_figure(fig, artifact)
+
+
+def trial_runs(experiment_id: str, study_name: str) -> pd.DataFrame:
+    """Every trial run of a study in the experiment, newest first."""
+    return mlflow.search_runs(
+        [experiment_id],
+        filter_string=f"tags.run_kind = '{RUN_KIND_TRIAL}' and tags.study_name = '{study_name}'",
+        order_by=["attributes.start_time DESC"],
+    )

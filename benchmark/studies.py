@@ -1,0 +1,212 @@
+"""Optuna studies on disk or in a database: open, check, summarise, and read the best trial."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+from optuna.trial import TrialState
+
+from architectures.registry import Architecture
+from benchmark.data import Splits
+from benchmark.errors import BenchmarkError
+
+# SQLite, not Optuna's journal file: only RDB storages have heartbeats in Optuna 5, and the
+# heartbeat is what turns a killed worker's trial into a failed-and-retried one.
+DEFAULT_STORAGE = "sqlite:///optuna.db"
+HEARTBEAT_SECONDS = 10  # a running trial's liveness is written this often
+GRACE_HEARTBEATS = 3  # missed heartbeats before a running trial counts as dead
+RETRIES = 3  # times a dead worker's trial is re-queued
+
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def default_study_name(arch: str, dataset: str = "mnist") -> str:
+    """`mnist-dropout`: one study per dataset and architecture unless named otherwise."""
+    return f"{dataset}-{arch}"
+
+
+def redact(url: str) -> str:
+    """The storage URL with any password replaced by ***."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def open_storage(
+    url: str, heartbeat_seconds: int = HEARTBEAT_SECONDS
+) -> optuna.storages.RDBStorage:
+    """Connect to a SQLAlchemy URL with heartbeats and retry of dead workers' trials."""
+    if url.startswith("sqlite:///"):
+        folder = Path(url.removeprefix("sqlite:///")).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise BenchmarkError(f"study storage folder {folder} does not exist")
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        engine_kwargs["connect_args"] = {"timeout": 60}  # seconds to wait for another writer
+    elif url.startswith("postgresql"):
+        engine_kwargs["connect_args"] = {"connect_timeout": 10}
+    try:
+        return optuna.storages.RDBStorage(
+            url,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=heartbeat_seconds,
+            grace_period=GRACE_HEARTBEATS * heartbeat_seconds,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                max_retry=RETRIES
+            ),
+        )
+    except Exception as error:  # bad URL, missing driver, refused connection, bad password
+        text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise BenchmarkError(
+            f"study storage {redact(url)} is unreachable or invalid: {text}"
+        ) from None
+
+
+def open_study(
+    name: str,
+    storage: optuna.storages.RDBStorage,
+    arch: Architecture,
+    splits: Splits,
+    epochs: int | None,
+) -> optuna.Study:
+    """Create the study or load it, refusing one made for other data or another architecture.
+
+    A new study gets the architecture's defaults as its first trial, so the search is judged
+    against them under the same budget.
+    """
+    max_epochs = epochs or arch.defaults["epochs"]
+    wanted = {
+        "arch": arch.name,
+        "dataset": splits.dataset,
+        "dataset_digest": splits.digest,
+        "train_size": len(splits.x_train),
+        "max_epochs": max_epochs,
+    }
+    study = optuna.create_study(
+        study_name=name, storage=storage, direction="maximize", load_if_exists=True
+    )
+    found = study.user_attrs
+    if found.get("arch", arch.name) != arch.name:
+        raise BenchmarkError(
+            f"study {name!r} belongs to architecture {found['arch']!r}, not {arch.name!r}; "
+            "pass another --study-name"
+        )
+    clashes = [
+        f"{key} {found[key]} (asked: {value})"
+        for key, value in wanted.items()
+        if key in found and found[key] != value
+    ]
+    if clashes:
+        raise BenchmarkError(
+            f"study {name!r} was made with {', '.join(clashes)}; pass the same --subset and "
+            "--epochs or another --study-name"
+        )
+    if not found:
+        for key, value in wanted.items():
+            study.set_user_attr(key, value)
+        defaults = {key: arch.defaults[key] for key in _searched_keys(arch)}
+        study.enqueue_trial(defaults, user_attrs={"defaults": True}, skip_if_exists=True)
+    return study
+
+
+def _searched_keys(arch: Architecture) -> list[str]:
+    """The hyperparameters the architecture's search space actually suggests."""
+    recorder = optuna.trial.FixedTrial(
+        {key: value for key, value in arch.defaults.items()}, number=0
+    )
+    arch.search_space(recorder)
+    return list(recorder.params)
+
+
+def refuse_surplus(trial: optuna.Trial, target: int) -> None:
+    """Fail a trial that would take the study past `target` finished trials.
+
+    Workers check the count before asking for a trial; two asking at the same moment can
+    both pass, and the one with the higher number gives way here.
+    """
+    study = trial.study
+    finished = len(
+        study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    )
+    ahead = [
+        other
+        for other in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if other.number < trial.number
+    ]
+    if finished + len(ahead) >= target:
+        reason = f"surplus: the study already had {target} finished or running trials"
+        trial.set_user_attr("fail_reason", reason)
+        raise RuntimeError(reason)
+
+
+def fail_stale(study: optuna.Study) -> None:
+    """Fail (and so re-queue) running trials whose worker stopped sending heartbeats."""
+    optuna.storages.fail_stale_trials(study)
+
+
+def summarize(study: optuna.Study) -> dict[str, Any]:
+    """Counts, best trial, the trials table and epochs trained, for logging and printing."""
+    state_counts = {state.name.lower(): 0 for state in TrialState}
+    for trial in study.trials:
+        state_counts[trial.state.name.lower()] += 1
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    best = max(complete, key=lambda t: t.value) if complete else None
+    return {
+        "study": study,
+        "counts": state_counts,
+        "best_value": best.value if best else None,
+        "best_params": dict(best.params) if best else {},
+        "best_number": best.number if best else None,
+        "epochs_trained": sum(int(t.user_attrs.get("epochs_trained", 0)) for t in study.trials),
+        "trials": study.trials_dataframe() if study.trials else pd.DataFrame(),
+    }
+
+
+def figures(study: optuna.Study, say: Callable[[str], None]) -> dict[str, Any]:
+    """Optuna's optimisation-history and parameter-importance figures (matplotlib)."""
+    from optuna.visualization import matplotlib as optuna_plots
+
+    made: dict[str, Any] = {}
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    if not complete:
+        say("tune: no complete trial yet; no figures")
+        return made
+    made["optimization_history.png"] = optuna_plots.plot_optimization_history(study).figure
+    if len(complete) >= 2:
+        try:
+            made["param_importances.png"] = optuna_plots.plot_param_importances(study).figure
+        except (RuntimeError, ValueError) as error:
+            say(f"tune: parameter importances skipped ({error})")
+    for fig in made.values():
+        fig.set_size_inches(9, 5)
+        fig.tight_layout()
+    return made
+
+
+def best_params(storage_url: str, study_name: str, arch: str) -> tuple[dict[str, Any], int, float]:
+    """The best complete trial's sampled params, its number and value; errors if none."""
+    storage = open_storage(storage_url)
+    try:
+        study = optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:
+        raise BenchmarkError(
+            f"no study {study_name!r} in {redact(storage_url)}; run "
+            f"'python -m benchmark tune --arch {arch}' first or pass --study-name/--storage"
+        ) from None
+    owner = study.user_attrs.get("arch", arch)
+    if owner != arch:
+        raise BenchmarkError(f"study {study_name!r} belongs to {owner!r}, not {arch!r}")
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    if not complete:
+        raise BenchmarkError(f"study {study_name!r} has no complete trial yet; run tune first")
+    best = max(complete, key=lambda t: t.value)
+    return dict(best.params), best.number, float(best.value)

@@ -1,0 +1,335 @@
+"""Optuna search over one architecture's space: pruned, resumable, shared between processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import optuna
+from optuna.trial import TrialState
+from optuna_integration import KerasPruningCallback
+
+import architectures
+from benchmark import studies, tracking
+from benchmark.data import Splits, load_splits
+from benchmark.errors import BenchmarkError
+from benchmark.progress import EpochProgress, duration
+from benchmark.runner import fit
+from benchmark.suite import SPLIT_SEED
+
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("median", "hyperband", "none")
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+@dataclass
+class TuneSettings:
+    """What `python -m benchmark tune` was asked to do."""
+
+    arch: str
+    trials: int = 20  # finished (complete or pruned) trials the study should reach
+    timeout: float | None = None  # seconds after which no new trial starts
+    storage: str = studies.DEFAULT_STORAGE
+    study_name: str | None = None
+    pruner: str = "median"
+    sampler: str = "tpe"
+    workers: int = 1
+    epochs: int | None = None  # most epochs per trial; None: the architecture's default
+    subset: int | None = None
+    seed: int = 0
+    experiment: str = tracking.DEFAULT_EXPERIMENT
+    tracking_uri: str | None = None
+    heartbeat_seconds: int = studies.HEARTBEAT_SECONDS
+
+    def validate(self) -> None:
+        """Refuse bad input before any storage is opened or any model trained."""
+        try:
+            architectures.get(self.arch)
+        except KeyError as error:
+            raise BenchmarkError(error.args[0]) from None
+        for flag, value in (
+            ("--trials", self.trials),
+            ("--workers", self.workers),
+            ("--epochs", self.epochs),
+            ("--subset", self.subset),
+            ("--timeout", self.timeout),
+        ):
+            if value is not None and value <= 0:
+                raise BenchmarkError(f"{flag} must be positive, got {value}")
+        if self.sampler not in SAMPLERS:
+            raise BenchmarkError(f"unknown sampler {self.sampler!r}; choose from tpe, random")
+        if self.pruner not in PRUNERS:
+            raise BenchmarkError(f"unknown pruner {self.pruner!r}; choose median, hyperband, none")
+
+    @property
+    def name(self) -> str:
+        """The study name: given, or derived from dataset and architecture."""
+        return self.study_name or studies.default_study_name(self.arch)
+
+
+def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    """TPE (constant liar, so parallel workers spread out) or random search."""
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+
+
+def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
+    """Median (after 5 full trials), Hyperband over 1..max_epochs, or no pruning."""
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(max_epochs, 2))
+    return optuna.pruners.NopPruner()
+
+
+def counts(study: optuna.Study) -> dict[str, int]:
+    """Trials per state, lower-case state names."""
+    found = {state.name.lower(): 0 for state in TrialState}
+    for trial in study.get_trials(deepcopy=False):
+        found[trial.state.name.lower()] += 1
+    return found
+
+
+class _ValidationRecord(keras.callbacks.Callback):
+    """Keep validation accuracy per epoch; the pruning callback may stop fit() by raising."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.val_accuracy: list[float] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.val_accuracy.append(float((logs or {}).get("val_accuracy", float("nan"))))
+
+
+class Objective:
+    """Train one trial's configuration; the value is its best validation accuracy."""
+
+    def __init__(
+        self,
+        settings: TuneSettings,
+        splits: Splits,
+        experiment_id: str,
+        parent_run_id: str,
+        say: Callable[[str], None],
+    ) -> None:
+        self.settings, self.splits, self.say = settings, splits, say
+        self.experiment_id, self.parent_run_id = experiment_id, parent_run_id
+        self.arch = architectures.get(settings.arch)
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        studies.refuse_surplus(trial, self.settings.trials)
+        overrides = self.arch.search_space(trial)
+        if self.settings.epochs:
+            overrides["epochs"] = self.settings.epochs
+        params = self.arch.params(overrides)
+        label = f"[{self.settings.name} trial {trial.number}]"
+        record = _ValidationRecord()
+        callbacks = [
+            tracking.EpochLogger(),
+            record,
+            EpochProgress(label, params["epochs"], self.say),
+            KerasPruningCallback(trial, "val_accuracy"),
+        ]
+        escaped: BaseException | None = None
+        with tracking.trial_run(
+            self.experiment_id,
+            self.parent_run_id,
+            self.settings.name,
+            trial.number,
+            self.arch.name,
+            params,
+        ) as outcome:
+            try:
+                result = fit(self.arch, params, self.splits, self.settings.seed, True, callbacks)
+                if result.diverged:
+                    raise FloatingPointError(
+                        f"loss became NaN at epoch {len(result.history['loss'])}"
+                    )
+                value = max(result.history["val_accuracy"])
+            except optuna.TrialPruned as pruned:
+                escaped = pruned
+            except Exception as error:  # recorded as the trial's failure; the study goes on
+                escaped = error
+                outcome["status"] = "FAILED"
+            epochs = len(record.val_accuracy)
+            trial.set_user_attr("epochs_trained", epochs)
+            metrics = {"epochs_trained": epochs}
+            if record.val_accuracy:
+                metrics["best_val_accuracy"] = max(record.val_accuracy)
+            if escaped is None:
+                tracking.end_trial_run("complete", metrics)
+            elif isinstance(escaped, optuna.TrialPruned):
+                tracking.end_trial_run("pruned", metrics)
+            else:
+                reason = f"{type(escaped).__name__}: {escaped}"
+                trial.set_user_attr("fail_reason", reason)
+                tracking.end_trial_run("failed", metrics, reason)
+        if escaped is not None:
+            if isinstance(escaped, optuna.TrialPruned):
+                self.say(f"{label} pruned after {epochs} epochs")
+            else:
+                self.say(f"{label} failed: {trial.user_attrs['fail_reason']}")
+            raise escaped
+        self.say(f"{label} complete: best val_accuracy {value:.4f} after {epochs} epochs")
+        return value
+
+
+def work(
+    settings: TuneSettings,
+    worker: int,
+    experiment_id: str,
+    parent_run_id: str,
+    deadline: float | None,
+    say: Callable[[str], None],
+) -> None:
+    """Run trials until the study has `settings.trials` finished ones or time is up."""
+    storage = studies.open_storage(settings.storage, settings.heartbeat_seconds)
+    splits = load_splits(subset=settings.subset, seed=SPLIT_SEED, log=lambda line: None)
+    probe = optuna.load_study(study_name=settings.name, storage=storage)
+    max_epochs = probe.user_attrs["max_epochs"]
+    study = optuna.load_study(
+        study_name=settings.name,
+        storage=storage,
+        # Distinct seeds per worker and per resume, so no two streams repeat each other.
+        sampler=make_sampler(settings.sampler, settings.seed + 1000 * worker + len(probe.trials)),
+        pruner=make_pruner(settings.pruner, max_epochs),
+    )
+    objective = Objective(settings, splits, experiment_id, parent_run_id, say)
+    while deadline is None or time.time() < deadline:
+        studies.fail_stale(study)
+        state = counts(study)
+        finished = state["complete"] + state["pruned"]
+        if finished >= settings.trials:
+            return
+        if finished + state["running"] >= settings.trials:
+            time.sleep(max(1.0, settings.heartbeat_seconds / 2))  # others hold the last slots
+            continue
+        study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=True)
+
+
+def _worker_main(
+    settings: TuneSettings,
+    worker: int,
+    experiment_id: str,
+    parent_run_id: str,
+    deadline: float | None,
+    tracking_uri: str,
+) -> None:
+    """Entry point of a spawned worker process."""
+    from benchmark.cli import _import_tensorflow_quietly
+
+    signal.signal(signal.SIGTERM, _interrupt)  # the parent's terminate() is a Ctrl-C here
+    _import_tensorflow_quietly()
+    tracking.use_store(tracking_uri)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        work(settings, worker, experiment_id, parent_run_id, deadline, _printer(f"w{worker} "))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _printer(prefix: str) -> Callable[[str], None]:
+    return lambda line: print(prefix + line, flush=True)
+
+
+def tune(settings: TuneSettings, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Bring the study to `settings.trials` finished trials; log it to MLflow; return a summary."""
+    settings.validate()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = studies.open_storage(settings.storage, settings.heartbeat_seconds)
+    splits = load_splits(subset=settings.subset, seed=SPLIT_SEED, log=say)
+    arch = architectures.get(settings.arch)
+    study = studies.open_study(settings.name, storage, arch, splits, settings.epochs)
+    uri = tracking.resolve_tracking_uri(settings.tracking_uri)
+    experiment_id = tracking.connect(uri, settings.experiment)
+    before = counts(study)
+    done = before["complete"] + before["pruned"]
+    say(
+        f"study {settings.name} in {studies.redact(settings.storage)}: {done} of "
+        f"{settings.trials} trials finished; {settings.workers} worker(s), pruner "
+        f"{settings.pruner}, sampler {settings.sampler}"
+    )
+    started = time.perf_counter()
+    deadline = time.time() + settings.timeout if settings.timeout else None
+    with tracking.tuning_run(
+        experiment_id, settings.name, studies.redact(settings.storage), arch.name, _params(settings)
+    ) as parent_run_id:
+        if settings.workers == 1:
+            work(settings, 0, experiment_id, parent_run_id, deadline, say)
+        else:
+            _run_workers(settings, experiment_id, parent_run_id, deadline, uri)
+        for name in tracking.close_orphaned_runs(experiment_id):
+            say(f"marked run {name} as KILLED: its worker ended without closing it")
+        summary = studies.summarize(optuna.load_study(study_name=settings.name, storage=storage))
+        tracking.log_study_summary(
+            summary["best_value"],
+            summary["best_params"],
+            summary["trials"],
+            studies.figures(summary["study"], say),
+            summary["counts"],
+        )
+    state = summary["counts"]
+    say(
+        f"done in {duration(time.perf_counter() - started)}: {state['complete']} complete, "
+        f"{state['pruned']} pruned, {state['fail']} failed; {summary['epochs_trained']} epochs "
+        "trained in all"
+    )
+    if summary["best_value"] is not None:
+        say(
+            f"best trial {summary['best_number']}: val_accuracy {summary['best_value']:.4f} "
+            f"with {summary['best_params']}"
+        )
+    return summary
+
+
+def _run_workers(
+    settings: TuneSettings, experiment_id: str, parent_run_id: str, deadline: float | None, uri: str
+) -> None:
+    """Start `settings.workers` processes on the study and wait; Ctrl-C stops them all."""
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(
+            target=_worker_main,
+            args=(settings, index, experiment_id, parent_run_id, deadline, uri),
+            name=f"tune-worker-{index}",
+        )
+        for index in range(settings.workers)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join()
+        raise
+
+
+def _params(settings: TuneSettings) -> dict[str, Any]:
+    return {
+        "arch": settings.arch,
+        "trials": settings.trials,
+        "timeout": settings.timeout,
+        "pruner": settings.pruner,
+        "sampler": settings.sampler,
+        "workers": settings.workers,
+        "epochs": settings.epochs,
+        "subset": settings.subset,
+        "seed": settings.seed,
+    }
