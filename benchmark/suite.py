@@ -120,6 +120,7 @@ def _run_one(
         "validation_fraction": settings.validation_fraction,
         "subset": settings.subset or 0,
         "split_seed": SPLIT_SEED,
+        "params_source": settings.params,  # a tuned run is its own row, even at the defaults
     }
     config = tracking.config_hash(name, params, settings.seed, splits, **extra)
     finished = tracking.find_finished_run(experiment_id, config)

@@ -387,7 +387,6 @@ def trial_run(
     study_name: str,
     trial_number: int,
     arch: str,
-    params: dict[str, Any],
 ) -> Iterator[dict[str, str]]:
     """A run nested under the invocation's parent for one trial; works in worker processes.
 
@@ -411,13 +410,18 @@ def trial_run(
     )
     outcome = {"status": "FINISHED"}
     try:
-        mlflow.log_params({**params, "arch": arch, "trial_number": trial_number})
+        mlflow.log_params({"arch": arch, "trial_number": trial_number})
         yield outcome
     except BaseException:
         outcome["status"] = "FAILED"
         raise
     finally:
         mlflow.end_run(status=outcome["status"])
+
+
+def log_trial_params(params: dict[str, Any]) -> None:
+    """The hyperparameters a trial trains with, on the active trial run."""
+    mlflow.log_params(params)
 
 
 def end_trial_run(state: str, metrics: dict[str, float], reason: str = "") -> None:

@@ -127,36 +127,19 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         studies.refuse_surplus(trial, self.settings.trials)
-        overrides = self.arch.search_space(trial)
-        if self.settings.epochs:
-            overrides["epochs"] = self.settings.epochs
-        params = self.arch.params(overrides)
         label = f"[{self.settings.name} trial {trial.number}]"
         record = _ValidationRecord()
-        callbacks = [
-            tracking.EpochLogger(),
-            record,
-            EpochProgress(label, params["epochs"], self.say),
-            KerasPruningCallback(trial, "val_accuracy"),
-        ]
         escaped: BaseException | None = None
         with tracking.trial_run(
-            self.experiment_id,
-            self.parent_run_id,
-            self.settings.name,
-            trial.number,
-            self.arch.name,
-            params,
+            self.experiment_id, self.parent_run_id, self.settings.name, trial.number, self.arch.name
         ) as outcome:
             try:
-                result = fit(self.arch, params, self.splits, self.settings.seed, True, callbacks)
-                if result.diverged:
-                    raise FloatingPointError(
-                        f"loss became NaN at epoch {len(result.history['loss'])}"
-                    )
-                value = max(result.history["val_accuracy"])
+                value = self._train(trial, label, record)
             except optuna.TrialPruned as pruned:
                 escaped = pruned
+            except KeyboardInterrupt:
+                trial.set_user_attr("fail_reason", "interrupted")
+                raise
             except Exception as error:  # recorded as the trial's failure; the study goes on
                 escaped = error
                 outcome["status"] = "FAILED"
@@ -170,7 +153,7 @@ class Objective:
             elif isinstance(escaped, optuna.TrialPruned):
                 tracking.end_trial_run("pruned", metrics)
             else:
-                reason = f"{type(escaped).__name__}: {escaped}"
+                reason = f"{type(escaped).__name__}: {escaped}".strip()
                 trial.set_user_attr("fail_reason", reason)
                 tracking.end_trial_run("failed", metrics, reason)
         if escaped is not None:
@@ -181,6 +164,24 @@ class Objective:
             raise escaped
         self.say(f"{label} complete: best val_accuracy {value:.4f} after {epochs} epochs")
         return value
+
+    def _train(self, trial: optuna.Trial, label: str, record: _ValidationRecord) -> float:
+        """Suggest, log and train one configuration; its best validation accuracy."""
+        overrides = self.arch.search_space(trial)
+        if self.settings.epochs:
+            overrides["epochs"] = self.settings.epochs
+        params = self.arch.params(overrides)
+        tracking.log_trial_params(params)
+        callbacks = [
+            tracking.EpochLogger(),
+            record,
+            EpochProgress(label, params["epochs"], self.say),
+            KerasPruningCallback(trial, "val_accuracy"),
+        ]
+        result = fit(self.arch, params, self.splits, self.settings.seed, True, callbacks)
+        if result.diverged:
+            raise FloatingPointError(f"loss became NaN at epoch {len(result.history['loss'])}")
+        return max(result.history["val_accuracy"])
 
 
 def work(
@@ -230,7 +231,7 @@ def _worker_main(
     signal.signal(signal.SIGTERM, _interrupt)  # the parent's terminate() is a Ctrl-C here
     _import_tensorflow_quietly()
     tracking.use_store(tracking_uri)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures: one line of ours
     try:
         work(settings, worker, experiment_id, parent_run_id, deadline, _printer(f"w{worker} "))
     except KeyboardInterrupt:
@@ -248,7 +249,7 @@ def _printer(prefix: str) -> Callable[[str], None]:
 def tune(settings: TuneSettings, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Bring the study to `settings.trials` finished trials; log it to MLflow; return a summary."""
     settings.validate()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures: one line of ours
     storage = studies.open_storage(settings.storage, settings.heartbeat_seconds)
     splits = load_splits(subset=settings.subset, seed=SPLIT_SEED, log=say)
     arch = architectures.get(settings.arch)

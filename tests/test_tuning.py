@@ -1,0 +1,318 @@
+"""`tune` end to end: a real Optuna storage, a real MLflow store, PostgreSQL for distribution."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+from optuna.trial import TrialState
+
+from benchmark import leaderboard
+from benchmark.cli import EXIT_USER_ERROR, main
+
+TINY = ["--subset", "300", "--epochs", "2", "--experiment", "tune"]
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cli(*args: str, cwd: Path) -> subprocess.Popen:
+    """Start `python -m benchmark ...` as its own process (stdout and stderr piped)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "benchmark", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def finished_trials(storage: str, study: str) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=study, storage=storage).get_trials(states=FINISHED)
+
+
+def trial_runs(client: MlflowClient, study: str) -> list:
+    experiment = client.get_experiment_by_name("tune")
+    return client.search_runs(
+        [experiment.experiment_id],
+        f"tags.run_kind = 'trial' and tags.study_name = '{study}'",
+    )
+
+
+@pytest.fixture(scope="module")
+def study3(tmp_path_factory: pytest.TempPathFactory):
+    """A 3-trial study on a subset with the median pruner; shared by the checks below."""
+    folder = tmp_path_factory.mktemp("tune")
+    storage = f"sqlite:///{folder / 'optuna.db'}"
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        args = ["tune", "--arch", "dropout", "--trials", "3", "--storage", storage]
+        code = main([*args, "--tracking-uri", uri, *TINY])
+    finally:
+        os.chdir(previous)
+    return folder, storage, uri, code
+
+
+def test_study_reaches_the_trial_count_with_nested_runs(study3) -> None:
+    folder, storage, uri, code = study3
+    assert code == 0
+    trials = finished_trials(storage, "mnist-dropout")
+    assert len(trials) == 3
+    assert trials[0].user_attrs.get("defaults") is True  # the defaults are trial 0
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("tune")
+    (parent,) = client.search_runs([experiment.experiment_id], "tags.run_kind = 'tuning'")
+    assert parent.data.tags["study_name"] == "mnist-dropout"
+    assert parent.data.tags["storage"].startswith("sqlite:///")
+    assert parent.data.metrics["best_val_accuracy"] == max(t.value for t in trials)
+    artifacts = {item.path for item in client.list_artifacts(parent.info.run_id)}
+    assert {"trials.csv", "optimization_history.png", "param_importances.png"} <= artifacts
+    children = trial_runs(client, "mnist-dropout")
+    assert sorted(int(r.data.tags["trial_number"]) for r in children) == [0, 1, 2]
+    for child in children:
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert child.data.tags["trial_state"] == "complete"
+        assert child.info.status == "FINISHED"
+        assert "learning_rate" in child.data.params
+        history = client.get_metric_history(child.info.run_id, "val_accuracy")
+        assert [m.step for m in history] == [1, 2]
+
+
+def test_best_params_are_reused_by_run_and_marked_tuned(study3, monkeypatch) -> None:
+    folder, storage, uri, _ = study3
+    monkeypatch.chdir(folder)
+    study = optuna.load_study(study_name="mnist-dropout", storage=storage)
+    args = ["run", "--arch", "dropout", "--subset", "300", "--epochs", "1"]
+    common = ["--experiment", "tune", "--tracking-uri", uri, "--storage", storage]
+    assert main([*args, "--params", "best", *common]) == 0
+    assert main([*args, *common]) == 0
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("tune")
+    board = leaderboard.from_experiment(experiment.experiment_id)
+    assert sorted(board["variant"]) == ["default", "tuned"]
+    tuned = board[board["variant"] == "tuned"].iloc[0]
+    run = client.get_run(tuned["run_id"])
+    assert run.data.tags["study_trial"] == str(study.best_trial.number)
+    for key, value in study.best_trial.params.items():
+        assert run.data.params[key] == str(value)
+
+
+def test_interrupted_study_finishes_only_the_remainder_and_extends(tmp_path) -> None:
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    args = ["tune", "--arch", "mlp", "--storage", storage, "--subset", "300"]
+    args += ["--epochs", "3", "--experiment", "tune", "--pruner", "none"]
+    first = cli(*args, "--trials", "3", cwd=tmp_path)
+    for line in first.stdout:  # interrupt in the middle of the second trial
+        if "trial 1] epoch 1/3" in line:
+            first.send_signal(signal.SIGINT)
+            break
+    output = first.communicate(timeout=120)[0]
+    assert first.returncode == 130, output
+    assert "Traceback" not in output
+    study = optuna.load_study(study_name="mnist-mlp", storage=storage)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL]
+
+    second = cli(*args, "--trials", "3", cwd=tmp_path)
+    assert second.wait(timeout=300) == 0, second.stdout.read()
+    assert len(finished_trials(storage, "mnist-mlp")) == 3
+    third = cli(*args, "--trials", "4", cwd=tmp_path)
+    assert third.wait(timeout=300) == 0, third.stdout.read()
+    study = optuna.load_study(study_name="mnist-mlp", storage=storage)
+    assert len(study.get_trials(states=FINISHED)) == 4
+    assert len(study.trials) == 5  # the interrupted trial stays, failed, and is not counted
+
+
+def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(tiny_splits, store) -> None:
+    from benchmark import tracking
+    from benchmark.tuning import Objective, TuneSettings
+
+    settings = TuneSettings(arch="mlp", trials=10, epochs=3, storage=f"{store}x")
+    experiment_id = tracking.connect(store, "tune")
+    study = optuna.create_study(
+        study_name=settings.name,
+        direction="maximize",
+        # Every trial is hopeless from its third epoch on.
+        pruner=optuna.pruners.ThresholdPruner(lower=1.01, n_warmup_steps=2),
+    )
+    study.enqueue_trial({"learning_rate": 1e-3})
+    study.enqueue_trial({"dropout": 1.5})  # Keras refuses the rate: the trial raises
+    study.enqueue_trial({"learning_rate": 1e9, "optimizer": "adam", "lr_schedule": "constant"})
+    with tracking.tuning_run(experiment_id, settings.name, "memory", "mlp", {}) as parent:
+        objective = Objective(settings, tiny_splits, experiment_id, parent, lambda line: None)
+        study.optimize(objective, n_trials=3, catch=(Exception,))
+    pruned, failed, diverged = study.trials
+    assert pruned.state == TrialState.PRUNED and pruned.user_attrs["epochs_trained"] == 3
+    assert diverged.state == TrialState.FAIL and "NaN" in diverged.user_attrs["fail_reason"]
+    assert failed.state == TrialState.FAIL and "rate" in failed.user_attrs["fail_reason"]
+    client = MlflowClient(store)
+    runs = {r.data.tags["trial_number"]: r for r in trial_runs(client, settings.name)}
+    assert runs["0"].data.tags["trial_state"] == "pruned"
+    assert runs["0"].info.status == "FINISHED"
+    assert runs["1"].data.tags["trial_state"] == "failed"
+    assert runs["1"].info.status == "FAILED"
+    assert "rate" in runs["1"].data.tags["fail_reason"]
+    assert runs["2"].info.status == "FAILED" and "NaN" in runs["2"].data.tags["fail_reason"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--arch", "nope"], "unknown architecture 'nope'"),
+        (["--arch", "mlp", "--storage", "postgresql://u:secret@127.0.0.1:1/x"], "unreachable"),
+        (["--arch", "mlp", "--storage", "sqlite:////no/such/folder/o.db"], "does not exist"),
+        (["--arch", "mlp", "--trials", "0"], "must be a positive whole number"),
+        (["--arch", "mlp", "--pruner", "sometimes"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_before_training(args, message, store, capsys) -> None:
+    try:
+        code = main(["tune", *args, "--tracking-uri", store])
+    except SystemExit as exit_:  # argparse refuses malformed values itself
+        code = exit_.code
+    assert code == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert "secret" not in err
+
+
+def test_a_study_of_another_architecture_is_refused(study3, capsys) -> None:
+    _, storage, uri, _ = study3
+    args = ["tune", "--arch", "mlp", "--study-name", "mnist-dropout", "--storage", storage]
+    assert main([*args, "--tracking-uri", uri, *TINY]) == EXIT_USER_ERROR
+    assert "belongs to architecture 'dropout'" in capsys.readouterr().err
+
+
+# ---- distributed: a real PostgreSQL server and a real MLflow server on loopback ----
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway PostgreSQL cluster run by an unprivileged user; yields its URL."""
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if not bins:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    bindir = Path(bins[-1]).parent
+    folder = Path(tempfile.mkdtemp(prefix="cnn-benchmark-pg-"))
+    folder.chmod(0o755)
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        import pwd
+
+        nobody = pwd.getpwnam("nobody")
+        os.chown(folder, nobody.pw_uid, nobody.pw_gid)
+        as_user = ["runuser", "-u", "nobody", "--"]
+    data, port = folder / "data", free_port()
+
+    def pg(*args: str) -> None:
+        subprocess.run([*as_user, *args], check=True, capture_output=True, cwd=folder)
+
+    pg(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
+    options = f"-p {port} -h 127.0.0.1 -k {folder}"
+    pg(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        options,
+        "-l",
+        str(folder / "log"),
+        "-w",
+        "start",
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        pg(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real `mlflow server` on loopback, the shared store of the workers."""
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port)]
+        + ["--backend-store-uri", f"sqlite:///{folder / 'server.db'}"]
+        + ["--artifacts-destination", str(folder / "artifacts"), "--workers", "1"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(uri + "/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("mlflow server did not start within 60 s")
+        yield uri
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def assert_one_run_per_finished_trial(uri: str, storage: str, study: str, trials: int) -> None:
+    finished = finished_trials(storage, study)
+    assert len(finished) == trials
+    numbers = [t.number for t in finished]
+    assert len(set(numbers)) == len(numbers)
+    runs = trial_runs(MlflowClient(uri), study)
+    ended = [int(r.data.tags["trial_number"]) for r in runs if r.data.tags.get("trial_state")]
+    assert set(numbers) <= set(ended), "every finished trial has its MLflow run"
+    assert len(ended) == len(set(ended)), "no trial number was run twice"
+
+
+def test_two_workers_share_one_postgres_study(postgres, mlflow_server, tmp_path) -> None:
+    args = ["tune", "--arch", "mlp", "--trials", "4", "--storage", postgres]
+    args += ["--study-name", "two-workers", "--tracking-uri", mlflow_server, *TINY]
+    workers = [cli(*args, cwd=tmp_path) for _ in range(2)]
+    outputs = [worker.communicate(timeout=600)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    assert all("complete" in output for output in outputs), "both workers ran trials"
+    assert_one_run_per_finished_trial(mlflow_server, postgres, "two-workers", 4)
+
+
+def test_a_killed_worker_s_trial_is_retried(postgres, mlflow_server, tmp_path) -> None:
+    args = ["tune", "--arch", "mlp", "--trials", "3", "--storage", postgres, "--heartbeat", "2"]
+    args += ["--study-name", "killed", "--tracking-uri", mlflow_server, *TINY[:2]]
+    args += ["--epochs", "4", "--experiment", "tune"]
+    victim = cli(*args, cwd=tmp_path)
+    for line in victim.stdout:
+        if "epoch 1/4" in line:  # in the middle of its first trial
+            victim.kill()
+            break
+    victim.wait(timeout=60)
+    survivor = cli(*args, cwd=tmp_path)
+    output = survivor.communicate(timeout=600)[0]
+    assert survivor.returncode == 0, output
+    study = optuna.load_study(study_name="killed", storage=postgres)
+    states = [t.state for t in study.trials]
+    assert states.count(TrialState.FAIL) == 1, states
+    assert_one_run_per_finished_trial(mlflow_server, postgres, "killed", 3)
+    retried = [t for t in study.trials if "retry_history" in t.system_attrs]
+    assert retried, "the dead worker's trial was queued again"
