@@ -222,8 +222,9 @@ def format_column(values: pd.Series) -> list[str]:
     if finite.empty or (finite == finite.round()).all():
         return ["–" if _missing(value) else f"{value:,.0f}" for value in values]
     largest = finite.abs().max()
-    # Four significant digits of the column's largest value: 0.9944, 2.071, 38.61, 231.7, 1,234.
-    places = max(0, 3 - math.floor(math.log10(largest))) if largest > 0 else 0
+    # Four significant digits of the column's largest value (2.071, 38.61, 231.7, 1,234), but
+    # never more than four places (0.9944, 0.0312); smaller values then print as 2.0e-07.
+    places = min(4, max(0, 3 - math.floor(math.log10(largest)))) if largest > 0 else 0
     texts = []
     for value in values:
         if _missing(value):

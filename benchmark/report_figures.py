@@ -59,7 +59,9 @@ def validation_band_figure(curves: dict[str, list[list[float]]]) -> Figure:
     if later.size and top - np.nanmin(later) < 0.25 * (top - np.nanmin(low_all)):
         ax.set_ylim(np.nanmin(later) - 0.002, top + 0.001)
         title += "\n(lower first-epoch values cut off)"
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    longest = max(len(values) for values in means.values())
+    ax.set_xlim(0.5, longest + 0.5)  # whole epochs, even for a one-epoch smoke run
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy")
     ax.set_title(title)
