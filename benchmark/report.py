@@ -16,6 +16,7 @@ import pandas as pd
 from benchmark import leaderboard, report_data, tracking
 from benchmark import report_figures as figures
 from benchmark.errors import BenchmarkError
+from benchmark.report_pareto import pareto_figure
 
 MISTAKES_SHOWN = 60
 SECTIONS = {  # id -> heading, in page order
@@ -140,7 +141,7 @@ def _pareto(runs: pd.DataFrame) -> str:
     if summary.empty:
         return _note("no run logged params and train_seconds")
     return _figure(
-        figures.to_png(figures.pareto_figure(summary)),
+        figures.to_png(pareto_figure(summary)),
         "test accuracy against parameters and training time",
         "A point is on the Pareto front (red outline, red steps) when no other architecture is "
         "both cheaper and more accurate.",

@@ -20,10 +20,7 @@ SPLIT_PARAMS = ("validation_fraction", "split_seed", "subset")
 
 
 def runs_per_seed(runs: pd.DataFrame) -> pd.DataFrame:
-    """The newest run of each (architecture, variant, seed), labelled, best mean test first.
-
-    `runs` are finished training runs, newest first, as `tracking.training_runs` returns them.
-    """
+    """The newest of `tracking.training_runs` (newest first) per architecture, variant, seed."""
     runs = runs.copy()
     for column, source, missing in (
         ("variant", "tags.variant", DEFAULT_VARIANT),

@@ -18,7 +18,7 @@ from PIL import Image
 
 from benchmark import leaderboard, report, tracking
 from benchmark.cli import EXIT_USER_ERROR, main
-from benchmark.report_figures import pareto_front
+from benchmark.report_pareto import pareto_front
 
 SMOKE = ["--subset", "300", "--epochs", "1", "--experiment", "smoke"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
