@@ -54,7 +54,7 @@ def _add_study_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `python -m benchmark` parser with its list, run, tune and leaderboard commands."""
+    """The `python -m benchmark` parser: list, run, tune, leaderboard and report."""
     parser = _Parser(
         prog="python -m benchmark",
         description="Benchmark CNN architectures on MNIST, tracked in MLflow.",
@@ -138,6 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
     board = commands.add_parser("leaderboard", help="print the comparison from MLflow")
     board.add_argument("--format", choices=("table", "csv", "markdown"), default="table")
     _add_tracking_options(board)
+
+    report = commands.add_parser("report", help="write a self-contained HTML report from MLflow")
+    report.add_argument(
+        "--output",
+        type=Path,
+        metavar="DIR",
+        help="folder for index.html (default reports/<experiment>)",
+    )
+    _add_tracking_options(report)
     return parser
 
 
@@ -206,6 +215,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "tune":
         return _tune(args, console)
+    if args.command == "report":
+        return _report(args, console)
     return _run(args, console)
 
 
@@ -229,6 +240,19 @@ def _tune(args: argparse.Namespace, console: object) -> int:
         heartbeat_seconds=args.heartbeat,
     )
     tune(settings, say=lambda line: console.print(line, markup=False))
+    return 0
+
+
+def _report(args: argparse.Namespace, console: object) -> int:
+    from benchmark import report, tracking
+
+    uri = tracking.resolve_tracking_uri(args.tracking_uri)
+    experiment_id = tracking.connect(uri, args.experiment, create=False)
+    folder = args.output or report.default_folder(args.experiment)
+    path, run_id = report.write_report(
+        experiment_id, args.experiment, folder, say=lambda line: console.print(line, markup=False)
+    )
+    console.print(f"report written to {path}; logged to MLflow run {run_id} (run_kind=report)")
     return 0
 
 

@@ -456,3 +456,47 @@ def trial_runs(experiment_id: str, study_name: str) -> pd.DataFrame:
         filter_string=f"tags.run_kind = '{RUN_KIND_TRIAL}' and tags.study_name = '{study_name}'",
         order_by=["attributes.start_time DESC"],
     )
+
+
+RUN_KIND_REPORT = "report"
+
+
+@contextlib.contextmanager
+def _no_download_progress() -> Iterator[None]:
+    """Mute MLflow's per-download progress bars, which would drown the report's own lines."""
+    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    saved = os.environ.get(key)
+    os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        os.environ.pop(key) if saved is None else os.environ.__setitem__(key, saved)
+
+
+def artifact_text(run_id: str, path: str) -> str | None:
+    """A run's text artifact, or None when the run has no such file."""
+    try:
+        with _no_download_progress():
+            return mlflow.artifacts.load_text(f"runs:/{run_id}/{path}")
+    except (mlflow.exceptions.MlflowException, OSError):
+        return None
+
+
+def load_model(run_id: str) -> keras.Model:
+    """The Keras model logged with a training run."""
+    try:
+        with _no_download_progress():
+            return mlflow.keras.load_model(f"runs:/{run_id}/model")
+    except (mlflow.exceptions.MlflowException, OSError) as error:
+        first_line = (str(error).strip().splitlines() or [repr(error)])[0]
+        raise BenchmarkError(f"cannot load the model of run {run_id}: {first_line}") from None
+
+
+def log_report(experiment_id: str, html_file: Path, source_run_ids: list[str]) -> str:
+    """Log the HTML report to a new run tagged run_kind=report; return that run's id."""
+    tags = {"run_kind": RUN_KIND_REPORT, **_process_tags()}
+    with mlflow.start_run(experiment_id=experiment_id, run_name="report", tags=tags) as run:
+        mlflow.log_param("training_runs", len(source_run_ids))
+        mlflow.log_text("\n".join(source_run_ids) + "\n", "source_runs.txt")
+        mlflow.log_artifact(str(html_file))
+    return run.info.run_id

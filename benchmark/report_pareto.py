@@ -1,0 +1,136 @@
+"""The report's Pareto view: accuracy against size and training time, the fronts marked."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers and CI
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+from benchmark.report_figures import colors_for  # noqa: E402
+
+
+def pareto_front(cost: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
+    """A mask of the points no other point beats on both lower cost and higher accuracy."""
+    front = np.ones(len(cost), dtype=bool)
+    for i in range(len(cost)):
+        beaten = (cost <= cost[i]) & (accuracy >= accuracy[i])
+        strictly = (cost < cost[i]) | (accuracy > accuracy[i])
+        front[i] = not np.any(beaten & strictly)
+    return front
+
+
+def pareto_figure(summary: pd.DataFrame) -> Figure:
+    """Mean test accuracy (±std) against params and against train_seconds, fronts marked."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    colors = dict(zip(summary["label"], colors_for(len(summary)), strict=True))
+    accuracy = summary["test_accuracy_mean"].to_numpy(dtype=float)
+    for ax, column, xlabel in (
+        (axes[0], "params", "trainable parameters"),
+        (axes[1], "train_seconds", "training seconds, mean over seeds"),
+    ):
+        cost = summary[column].to_numpy(dtype=float)
+        front = pareto_front(cost, accuracy)
+        order = np.argsort(cost[front])
+        ax.step(
+            cost[front][order],
+            accuracy[front][order],
+            where="post",
+            color="crimson",
+            linewidth=1.5,
+            alpha=0.7,
+            label="Pareto front",
+            zorder=1,
+        )
+        for row, on_front in zip(summary.itertuples(), front, strict=True):
+            x, y = getattr(row, column), row.test_accuracy_mean
+            error = 0.0 if math.isnan(row.test_accuracy_std) else row.test_accuracy_std
+            ax.errorbar(
+                x,
+                y,
+                yerr=error,
+                fmt="o",
+                markersize=8,
+                color=colors[row.label],
+                markeredgecolor="crimson" if on_front else "white",
+                markeredgewidth=2,
+                capsize=3,
+                zorder=2,
+            )
+        ax.set_xlabel(xlabel + (" (log scale)" if _cost_axis(ax, cost) else ""))
+        ax.set_ylabel("test accuracy, mean over seeds (bar = ±1 std)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(loc="lower right", fontsize=9)
+        ax.margins(x=0.15, y=0.12)
+    axes[0].set_title("Accuracy against size")
+    axes[1].set_title("Accuracy against training time")
+    fig.tight_layout()
+    for ax, column in zip(axes, ("params", "train_seconds"), strict=True):
+        _label_points(ax, summary[column], summary["test_accuracy_mean"], summary["label"], colors)
+    return fig
+
+
+def _label_points(
+    ax: plt.Axes, xs: pd.Series, ys: pd.Series, labels: pd.Series, colors: dict
+) -> None:
+    """Name each point in its colour, trying four corners so no name covers another or a point."""
+    ax.autoscale_view()
+    fontsize, pixels_per_point = 9, ax.figure.dpi / 72
+    height = 1.3 * fontsize * pixels_per_point
+    points = [ax.transData.transform((x, y)) for x, y in zip(xs, ys, strict=True)]
+    taken = [(px - 6, py - 6, px + 6, py + 6) for px, py in points]  # the markers
+    corners = ((6, 3, "left"), (6, -3 - 1.3 * fontsize, "left"), (-6, 3, "right"))
+    corners += ((-6, -3 - 1.3 * fontsize, "right"),)
+    for (px, py), x, y, text in zip(points, xs, ys, labels, strict=True):
+        width = 0.62 * fontsize * len(text) * pixels_per_point  # DejaVu Sans averages ~0.6 em
+        for dx, dy, align in (*corners, corners[0]):
+            left = px + dx * pixels_per_point - (width if align == "right" else 0)
+            box = (left, py + dy * pixels_per_point, left + width, py + dy * pixels_per_point)
+            box = (*box[:3], box[1] + height)
+            if not any(_overlap(box, other) for other in taken):
+                break
+        taken.append(box)
+        ax.annotate(
+            text,
+            (x, y),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            ha=align,
+            va="bottom",
+            fontsize=fontsize,
+            color=colors[text],
+        )
+
+
+def _overlap(a: tuple, b: tuple) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _compact(value: float) -> str:
+    """60k, 1.2M, 4.5: short tick labels."""
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def _cost_axis(ax: plt.Axes, cost: np.ndarray) -> bool:
+    """A log axis when costs span ten times or more, else linear; True when it is log."""
+    positive = cost[cost > 0]
+    if positive.size and positive.max() >= 10 * positive.min():
+        ax.set_xscale("log")
+
+        def minor(value: float, _: int) -> str:
+            leading = round(value / 10 ** math.floor(math.log10(value)))
+            return _compact(value) if leading in (2, 5) else ""
+
+        ax.xaxis.set_minor_formatter(FuncFormatter(minor))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _compact(value)))
+    return ax.get_xscale() == "log"
