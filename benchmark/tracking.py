@@ -386,7 +386,12 @@ def champion_candidates(experiment_id: str) -> pd.DataFrame:
     test, say) has to beat it to take the alias.
     """
     runs = training_runs(experiment_id)
-    current = _champion_version(MlflowClient())
+    try:
+        current = _champion_version(MlflowClient())
+    except MlflowException as error:
+        raise BenchmarkError(
+            f"reading the champion from {mlflow.get_tracking_uri()} failed: {_first_line(error)}"
+        ) from None
     if current is None or not current.run_id or current.run_id in set(runs.get("run_id", [])):
         return runs
     try:
