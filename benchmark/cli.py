@@ -33,6 +33,10 @@ def _positive_int(text: str) -> int:
 
 def _add_tracking_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--experiment", default="cnn-benchmark", help="MLflow experiment name")
+    _add_tracking_uri_option(parser)
+
+
+def _add_tracking_uri_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tracking-uri",
         default=None,
@@ -54,7 +58,7 @@ def _add_study_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `python -m benchmark` parser: list, run, tune, leaderboard and report."""
+    """The `python -m benchmark` parser: list, run, tune, leaderboard, report and predict."""
     parser = _Parser(
         prog="python -m benchmark",
         description="Benchmark CNN architectures on MNIST, tracked in MLflow.",
@@ -147,6 +151,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for index.html (default reports/<experiment>)",
     )
     _add_tracking_options(report)
+    predict = commands.add_parser(
+        "predict", help="classify image files of digits with the champion model"
+    )
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files")
+    _add_tracking_uri_option(predict)
+    predict.add_argument(
+        "--model",
+        default=None,
+        metavar="URI",
+        help="MLflow model URI (default: models:/cnn-benchmark-mnist@champion)",
+    )
     return parser
 
 
@@ -194,6 +209,8 @@ def _import_tensorflow_quietly() -> None:
 def _dispatch(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    if args.command == "predict":  # bad files are reported before TensorFlow's slow import
+        return _predict(args)
     _import_tensorflow_quietly()
     # Wide lines in logs and pipes, where rich would otherwise wrap at 80 columns.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
@@ -279,3 +296,21 @@ def _run(args: argparse.Namespace, console: object) -> int:
     board = run_suite(settings, say=lambda line: console.print(line, markup=False))
     console.print(leaderboard.render(board, "table"))
     return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    """Print one line per readable image; report unreadable ones and exit 2 if there were any."""
+    from benchmark import predict
+
+    paths, images, errors = predict.read_digits(args.images)
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    if paths:
+        _import_tensorflow_quietly()
+        from benchmark import tracking
+
+        uri = tracking.resolve_tracking_uri(args.tracking_uri)
+        model = tracking.load_model(uri, args.model or tracking.CHAMPION_URI)
+        for prediction in predict.classify(model, paths, images):
+            print(prediction.line())
+    return EXIT_USER_ERROR if errors else 0

@@ -135,7 +135,7 @@ def best_model_mistakes(
             f"the rebuilt test split has {len(splits.y_test)} images, run {best.run_id} "
             f"was tested on {expected}"
         )
-    model = tracking.load_model(best.run_id)
+    model = tracking.load_run_model(best.run_id)
     probabilities = model.predict(to_model_input(splits.x_test), batch_size=512, verbose=0)
     predicted = probabilities.argmax(axis=1)
     wrong = np.flatnonzero(predicted != splits.y_test)

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 import architectures
-from benchmark import leaderboard, tracking
+from benchmark import champion, leaderboard, tracking
 from benchmark.data import Splits, load_splits
 from benchmark.errors import BenchmarkError
 from benchmark.progress import EpochProgress, duration
@@ -95,6 +95,7 @@ def run_suite(settings: RunSettings, say: Callable[[str], None] = print) -> pd.D
             )
         board = leaderboard.from_experiment(experiment_id, members)
         tracking.log_comparison(board, leaderboard.validation_curves(board), settings.output_dir)
+    say(champion.crown(experiment_id))
     say(
         f"done in {duration(time.perf_counter() - started)}; leaderboard written to "
         f"{settings.output_dir / 'leaderboard.csv'} and leaderboard.md"
