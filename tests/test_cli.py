@@ -316,6 +316,8 @@ def test_run_against_an_http_tracking_server(tmp_path) -> None:
             "1",
         ],
         cwd=tmp_path,
+        # No background job runners: they are not needed here and slow the start-up.
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

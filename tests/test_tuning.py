@@ -257,6 +257,8 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
         + ["--backend-store-uri", f"sqlite:///{folder / 'server.db'}"]
         + ["--artifacts-destination", str(folder / "artifacts"), "--workers", "1"],
         cwd=folder,
+        # No background job runners: they are not needed here and slow the start-up.
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
