@@ -78,8 +78,9 @@ def latency_ms(
     """Median and 95th-percentile milliseconds to classify one image (batch size 1).
 
     Times `model.predict_on_batch`, Keras's compiled predict step: on the TensorFlow backend
-    it was 6-16x faster for one image than an eager `model(x, training=False)` call, whose
-    Python dispatch overhead would dominate and blur the differences between architectures.
+    it is an order of magnitude faster for one image than an eager `model(x, training=False)`
+    call (benchmarks/latency.py), whose Python dispatch overhead would dominate and blur the
+    differences between architectures.
     """
     x = np.zeros((1, *input_shape), dtype="float32")
     for _ in range(warmup):  # the first calls trace and compile the predict step
