@@ -11,6 +11,7 @@ from pathlib import Path
 from benchmark.errors import BenchmarkError
 
 EXIT_USER_ERROR = 2
+DEFAULT_ENSEMBLE_K = 5  # members of the --ensemble row
 EXIT_INTERRUPTED = 130
 
 
@@ -28,6 +29,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 
@@ -77,7 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="train exactly this many epochs (turns early stopping off)",
     )
     run.add_argument("--batch-size", type=_positive_int)
-    run.add_argument("--seed", type=int, default=0, help="weights and shuffling seed")
+    seeds = run.add_mutually_exclusive_group()
+    seeds.add_argument(
+        "--seed", type=_seed, default=0, help="one weights and shuffling seed (default 0)"
+    )
+    seeds.add_argument(
+        "--seeds",
+        type=_positive_int,
+        metavar="K",
+        help="train every architecture with seeds 0..K-1, each its own run",
+    )
     run.add_argument(
         "--subset", type=_positive_int, help="train on a stratified subset of N images (smoke runs)"
     )
@@ -105,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("."),
         help="where leaderboard.csv and leaderboard.md go",
     )
+    _add_ensemble_options(run)
     _add_tracking_options(run)
 
     tune = commands.add_parser("tune", help="search an architecture's hyperparameters with Optuna")
@@ -141,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     board = commands.add_parser("leaderboard", help="print the comparison from MLflow")
     board.add_argument("--format", choices=("table", "csv", "markdown"), default="table")
+    _add_ensemble_options(board)
     _add_tracking_options(board)
 
     report = commands.add_parser("report", help="write a self-contained HTML report from MLflow")
@@ -163,6 +185,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="MLflow model URI (default: models:/cnn-benchmark-mnist@champion)",
     )
     return parser
+
+
+def _add_ensemble_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="add a row averaging the softmax of the top-K runs by validation accuracy",
+    )
+    parser.add_argument(
+        "--ensemble-k",
+        type=_positive_int,
+        metavar="K",
+        help=f"ensemble size (default {DEFAULT_ENSEMBLE_K}; implies --ensemble)",
+    )
+
+
+def _ensemble_k(args: argparse.Namespace) -> int | None:
+    """The ensemble size asked for, or None when no ensemble row is wanted."""
+    if args.ensemble_k is not None:
+        return args.ensemble_k
+    return DEFAULT_ENSEMBLE_K if args.ensemble else None
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -198,8 +241,11 @@ def _import_tensorflow_quietly() -> None:
         import tensorflow
 
         tensorflow.config.list_physical_devices()  # the CUDA probe runs here, not at import
-        # Retracing warnings follow from building one model per trial; they are expected.
-        tensorflow.get_logger().setLevel("ERROR")
+        # Every model trained or timed traces fresh predict and train functions; TensorFlow
+        # counts them together per process and warns about "retracing" that is expected here.
+        tensorflow.get_logger().addFilter(
+            lambda record: "triggered tf.function retracing" not in record.getMessage()
+        )
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -224,7 +270,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         uri = tracking.resolve_tracking_uri(args.tracking_uri)
         experiment_id = tracking.connect(uri, args.experiment, create=False)
-        board = leaderboard.from_experiment(experiment_id)
+        board = leaderboard.from_experiment(experiment_id, ensemble_k=_ensemble_k(args))
         if board.empty:
             raise BenchmarkError(f"no finished runs in experiment {args.experiment!r} yet")
         rendered = leaderboard.render(board, args.format)
@@ -282,7 +328,7 @@ def _run(args: argparse.Namespace, console: object) -> int:
         archs=architectures.names() if args.all else args.arch,
         epochs=args.epochs,
         batch_size=args.batch_size,
-        seed=args.seed,
+        seeds=list(range(args.seeds)) if args.seeds else [args.seed],
         subset=args.subset,
         early_stopping=args.early_stopping,
         experiment=args.experiment,
@@ -292,6 +338,7 @@ def _run(args: argparse.Namespace, console: object) -> int:
         params=args.params,
         storage=args.storage,
         study_name=args.study_name,
+        ensemble_k=_ensemble_k(args),
     )
     board = run_suite(settings, say=lambda line: console.print(line, markup=False))
     console.print(leaderboard.render(board, "table"))

@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 
 from architectures.registry import Architecture
+from benchmark import costs
 from benchmark.data import Splits, to_model_input
 from benchmark.errors import BenchmarkError
 
@@ -38,6 +39,12 @@ class TrainingResult:
     best_epoch: int  # 1-based epoch whose weights the model holds
     stopped_early: bool
     diverged: bool
+    macs_per_image: int  # multiply-accumulates of one inference, see costs.count_macs
+    latency_p50_ms: float  # one image at a time (batch size 1)
+    latency_p95_ms: float
+    throughput_images_per_second: float  # batched prediction, batch size 1024
+    target_accuracy: float  # validation accuracy that time_to_target_seconds refers to
+    time_to_target_seconds: float | None  # None: no epoch reached target_accuracy
     model: Any = field(repr=False)
 
     @property
@@ -49,6 +56,11 @@ class TrainingResult:
     def seconds_per_epoch(self) -> float:
         """Mean wall-clock seconds of one training epoch (validation included)."""
         return self.train_seconds / max(self.epochs_run, 1)
+
+    @property
+    def flops_per_image(self) -> int:
+        """Floating-point operations of one inference: 2 per multiply-accumulate."""
+        return 2 * self.macs_per_image
 
     @property
     def best_val_accuracy(self) -> float:
@@ -206,10 +218,14 @@ def train_and_evaluate(
     seed: int = 0,
     early_stopping: bool = True,
     callbacks: list[keras.callbacks.Callback] | None = None,
+    target_accuracy: float = 0.99,
 ) -> TrainingResult:
-    """Train on the training split, select on validation, evaluate once on test."""
+    """Train on the training split, select on validation, evaluate once on test, time it."""
     outcome = fit(arch, params, splits, seed, early_stopping, callbacks)
-    evaluation = evaluate(outcome.model, to_model_input(splits.x_test), splits.y_test)
+    model, history = outcome.model, outcome.history
+    x_test = to_model_input(splits.x_test)
+    evaluation = evaluate(model, x_test, splits.y_test)
+    latency_p50_ms, latency_p95_ms = costs.latency_ms(model, splits.input_shape)
     return TrainingResult(
         arch=arch.name,
         params=dict(params),
@@ -227,5 +243,13 @@ def train_and_evaluate(
         best_epoch=outcome.best_epoch,
         stopped_early=outcome.stopped_early,
         diverged=outcome.diverged,
-        model=outcome.model,
+        macs_per_image=costs.count_macs(model),
+        latency_p50_ms=latency_p50_ms,
+        latency_p95_ms=latency_p95_ms,
+        throughput_images_per_second=costs.throughput(model, x_test),
+        target_accuracy=target_accuracy,
+        time_to_target_seconds=costs.time_to_target(
+            history["val_accuracy"], outcome.epoch_end_seconds, target_accuracy
+        ),
+        model=model,
     )

@@ -11,13 +11,14 @@ from typing import Any
 import pandas as pd
 
 import architectures
-from benchmark import champion, leaderboard, tracking
+from benchmark import champion, comparison, leaderboard, tracking
 from benchmark.data import Splits, load_splits
 from benchmark.errors import BenchmarkError
 from benchmark.progress import EpochProgress, duration
 from benchmark.runner import train_and_evaluate
 
 SPLIT_SEED = 0  # the validation split is the same for every run, whatever --seed says
+TARGET_ACCURACY = 0.99  # validation accuracy whose first epoch time_to_target reports
 
 
 @dataclass
@@ -27,7 +28,7 @@ class RunSettings:
     archs: list[str]
     epochs: int | None = None  # None: each architecture's DEFAULTS["epochs"]
     batch_size: int | None = None
-    seed: int = 0
+    seeds: list[int] = field(default_factory=lambda: [0])  # weights and shuffling seeds
     subset: int | None = None
     validation_fraction: float = 0.1
     early_stopping: bool | None = None  # None: on, unless --epochs fixes the epoch count
@@ -38,6 +39,7 @@ class RunSettings:
     params: str = "default"  # "best": each architecture's best trial in its Optuna study
     storage: str = "sqlite:///optuna.db"
     study_name: str | None = None  # None: the default study of each architecture
+    ensemble_k: int | None = None  # add a top-k-by-validation ensemble row to the board
 
     def validate(self) -> None:
         """Refuse bad input before any data is loaded or any model trained."""
@@ -50,6 +52,7 @@ class RunSettings:
             ("--epochs", self.epochs),
             ("--batch-size", self.batch_size),
             ("--subset", self.subset),
+            ("--ensemble-k", self.ensemble_k),
         ):
             if value is not None and value <= 0:
                 raise BenchmarkError(f"{flag} must be a positive whole number, got {value}")
@@ -59,6 +62,10 @@ class RunSettings:
             raise BenchmarkError(f"--params must be default or best, got {self.params!r}")
         if self.study_name and len(self.archs) > 1:
             raise BenchmarkError("--study-name names one study; use it with one --arch")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise BenchmarkError(f"seeds must be distinct and at least one, got {self.seeds}")
+        if min(self.seeds) < 0:
+            raise BenchmarkError(f"seeds must be 0 or more, got {min(self.seeds)}")
 
     @property
     def uses_early_stopping(self) -> bool:
@@ -72,7 +79,7 @@ class RunSettings:
 
 
 def run_suite(settings: RunSettings, say: Callable[[str], None] = print) -> pd.DataFrame:
-    """Train every requested architecture not yet finished; return this invocation's board."""
+    """Train every requested architecture and seed not yet finished; return the board."""
     settings.validate()
     tuned = _tuned_params(settings, say)
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
@@ -87,14 +94,22 @@ def run_suite(settings: RunSettings, say: Callable[[str], None] = print) -> pd.D
 
     members: list[str] = []
     started = time.perf_counter()
+    # Seed by seed: an interrupted invocation still leaves every architecture's first seeds.
+    jobs = [(seed, name) for seed in settings.seeds for name in settings.archs]
     with tracking.comparison_run(experiment_id, "comparison", _settings_params(settings)):
-        for index, name in enumerate(settings.archs, start=1):
-            label = f"[{name} {index}/{len(settings.archs)}]"
+        for index, (seed, name) in enumerate(jobs, start=1):
+            seed_label = f" seed {seed}" if len(settings.seeds) > 1 else ""
+            label = f"[{name}{seed_label} {index}/{len(jobs)}]"
             members.append(
-                _run_one(name, label, settings, splits, experiment_id, say, tuned.get(name))
+                _run_one(name, seed, label, settings, splits, experiment_id, say, tuned.get(name))
             )
-        board = leaderboard.from_experiment(experiment_id, members)
-        tracking.log_comparison(board, leaderboard.validation_curves(board), settings.output_dir)
+        board = leaderboard.from_experiment(experiment_id, members, settings.ensemble_k)
+        tracking.log_comparison(
+            board,
+            leaderboard.validation_curves(board),
+            settings.output_dir,
+            comparison.ensemble_metrics(board),
+        )
     say(champion.crown(experiment_id))
     say(
         f"done in {duration(time.perf_counter() - started)}; leaderboard written to "
@@ -105,6 +120,7 @@ def run_suite(settings: RunSettings, say: Callable[[str], None] = print) -> pd.D
 
 def _run_one(
     name: str,
+    seed: int,
     label: str,
     settings: RunSettings,
     splits: Splits,
@@ -112,7 +128,7 @@ def _run_one(
     say: Callable[[str], None],
     tuned: tuple[dict[str, Any], dict[str, str]] | None = None,
 ) -> str:
-    """Train and track one architecture, or reuse its finished run; return the run id."""
+    """Train and track one architecture and seed, or reuse its finished run; return the run id."""
     arch = architectures.get(name)
     best, tags = tuned or ({}, {"variant": "default"})
     params = arch.params({**best, **settings.overrides()})
@@ -123,7 +139,7 @@ def _run_one(
         "split_seed": SPLIT_SEED,
         "params_source": settings.params,  # a tuned run is its own row, even at the defaults
     }
-    config = tracking.config_hash(name, params, settings.seed, splits, **extra)
+    config = tracking.config_hash(name, params, seed, splits, **extra)
     finished = tracking.find_finished_run(experiment_id, config)
     if finished and not settings.force:
         say(
@@ -136,15 +152,16 @@ def _run_one(
         f"early stopping {'on' if settings.uses_early_stopping else 'off'}"
     )
     with tracking.training_run(
-        experiment_id, name, params, settings.seed, splits, config, extra, tags
+        experiment_id, name, params, seed, splits, config, extra, tags, tags["variant"]
     ) as run_id:
         result = train_and_evaluate(
             arch,
             params,
             splits,
-            seed=settings.seed,
+            seed=seed,
             early_stopping=settings.uses_early_stopping,
             callbacks=[tracking.EpochLogger(), EpochProgress(label, params["epochs"], say)],
+            target_accuracy=TARGET_ACCURACY,
         )
         tracking.log_result(result, log=say)
     say(
@@ -182,9 +199,10 @@ def _settings_params(settings: RunSettings) -> dict[str, Any]:
         "archs": ",".join(settings.archs),
         "epochs": settings.epochs,
         "batch_size": settings.batch_size,
-        "seed": settings.seed,
+        "seeds": ",".join(str(seed) for seed in settings.seeds),
         "subset": settings.subset,
         "early_stopping": settings.uses_early_stopping,
         "force": settings.force,
         "params": settings.params,
+        "ensemble_k": settings.ensemble_k,
     }

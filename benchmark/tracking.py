@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -11,6 +12,7 @@ import os
 import platform
 import socket
 import subprocess
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -37,9 +39,13 @@ DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_EXPERIMENT = "cnn-benchmark"
 RUN_KIND_TRAINING = "training"
 RUN_KIND_COMPARISON = "comparison"
+DEFAULT_VARIANT = "default"  # runs without a variant tag (older runs) are read as this
+PROBABILITIES_ARTIFACT = "test_probabilities.npz"
 
 # MLflow warns that a uv environment has no pip; the logged requirements are pinned anyway.
 logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
+# The leaderboard downloads one small artifact per run; a progress bar each would bury it.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def resolve_tracking_uri(cli_value: str | None) -> str:
@@ -161,11 +167,14 @@ def training_run(
     config: str,
     extra_params: dict[str, Any],
     extra_tags: dict[str, str] | None = None,
+    variant: str = DEFAULT_VARIANT,
 ) -> Iterator[str]:
     """A nested run for one architecture and seed, with params, tags and the dataset input."""
     tags = {
         "run_kind": RUN_KIND_TRAINING,
         "arch": arch,
+        "seed": str(seed),
+        "variant": variant,
         "config_hash": config,
         "dataset_digest": splits.digest,
         **_process_tags(),
@@ -233,8 +242,12 @@ def log_result(result: TrainingResult, log: Any = print) -> None:
             "epochs_run": result.epochs_run,
             "best_epoch": result.best_epoch,
             "diverged": float(result.diverged),
+            **_cost_metrics(result),
         }
     )
+    for epoch, seconds in enumerate(result.epoch_end_seconds, start=1):
+        mlflow.log_metric("epoch_seconds", seconds, step=epoch)
+    _log_probabilities(result.probabilities, result.y_true)
     labels = [str(label) for label in range(result.probabilities.shape[1])]
     matrix = confusion_matrix(result.y_true, result.y_pred, labels=range(len(labels)))
     title = f"{result.arch}: test accuracy {result.test_metrics['test_accuracy']:.4f}"
@@ -264,6 +277,54 @@ def log_result(result: TrainingResult, log: Any = print) -> None:
         signature=_signature(result),
         pip_requirements=_model_requirements(),
     )
+
+
+def _cost_metrics(result: TrainingResult) -> dict[str, float]:
+    """Inference cost and time to target; time_to_target_seconds only when it was reached."""
+    metrics = {
+        "macs_per_image": result.macs_per_image,
+        "flops_per_image": result.flops_per_image,
+        "latency_p50_ms": result.latency_p50_ms,
+        "latency_p95_ms": result.latency_p95_ms,
+        "throughput_images_per_second": result.throughput_images_per_second,
+        "target_accuracy": result.target_accuracy,
+    }
+    if result.time_to_target_seconds is not None:
+        metrics["time_to_target_seconds"] = result.time_to_target_seconds
+    return metrics
+
+
+def _log_probabilities(probabilities: np.ndarray, y_true: np.ndarray) -> None:
+    """Log the test-set softmax outputs and labels, for significance tests and ensembles."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / PROBABILITIES_ARTIFACT
+        np.savez_compressed(
+            path,
+            probabilities=np.asarray(probabilities, dtype=np.float32),
+            y_true=np.asarray(y_true, dtype=np.uint8),
+        )
+        mlflow.log_artifact(str(path))
+
+
+def load_test_probabilities(run_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """A run's test-set (probabilities, y_true), or None for runs logged without them."""
+    return _load_test_probabilities(mlflow.get_tracking_uri(), run_id)
+
+
+@functools.lru_cache(maxsize=64)  # a finished run's artifact never changes; about 0.4 MB each
+def _load_test_probabilities(
+    tracking_uri: str, run_id: str
+) -> tuple[np.ndarray, np.ndarray] | None:
+    client = MlflowClient(tracking_uri)
+    if PROBABILITIES_ARTIFACT not in {item.path for item in client.list_artifacts(run_id)}:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        path = client.download_artifacts(run_id, PROBABILITIES_ARTIFACT, folder)
+        with np.load(path) as saved:
+            arrays = saved["probabilities"], saved["y_true"]
+    for array in arrays:  # shared through the cache: nobody may change them in place
+        array.setflags(write=False)
+    return arrays
 
 
 def _log_figure(fig: Any, artifact: str) -> None:
@@ -310,10 +371,17 @@ def _model_requirements() -> list[str]:
     ]
 
 
-def log_comparison(board: pd.DataFrame, curves: dict[str, list[float]], folder: Path) -> None:
-    """Write leaderboard.csv/.md to `folder` and log them with the overlay figure to the run."""
+def log_comparison(
+    board: pd.DataFrame,
+    curves: dict[str, list[float]],
+    folder: Path,
+    metrics: dict[str, float] | None = None,
+) -> None:
+    """Write leaderboard.csv/.md to `folder`, log them, the overlay and `metrics` to the run."""
     from benchmark.leaderboard import to_markdown
 
+    if metrics:
+        mlflow.log_metrics(metrics)
     folder.mkdir(parents=True, exist_ok=True)
     board.to_csv(folder / "leaderboard.csv", index=False)
     (folder / "leaderboard.md").write_text(to_markdown(board) + "\n")

@@ -81,7 +81,8 @@ def test_run_exits_zero_and_writes_the_leaderboard(smoke) -> None:
     assert list(board.columns) == leaderboard.COLUMNS
     assert sorted(board["architecture"]) == ["basic", "lenet5"]
     assert list(board["rank"]) == [1, 2]
-    assert board["test_accuracy"].is_monotonic_decreasing
+    assert board["test_accuracy_mean"].is_monotonic_decreasing
+    assert list(board["seeds"]) == [1, 1]
     assert (folder / "leaderboard.md").read_text().startswith("| rank | architecture |")
     assert (folder / "mlruns").is_dir()
 
@@ -193,6 +194,10 @@ def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Completed
         (["run", "--all", "--epochs", "0"], "--epochs: must be a positive whole number"),
         (["run", "--all", "--subset", "-5"], "--subset: must be a positive whole number"),
         (["run", "--all", "--subset", "ten"], "expected a whole number"),
+        (["run", "--all", "--seed", "1", "--seeds", "2"], "not allowed with argument --seed"),
+        (["run", "--all", "--seeds", "0"], "--seeds: must be a positive whole number"),
+        (["run", "--all", "--seed", "-1"], "--seed: must be 0 or more"),
+        (["run", "--all", "--ensemble-k", "0"], "--ensemble-k: must be a positive whole number"),
         (["run", "--all", "--tracking-uri", "http://127.0.0.1:9"], "is unreachable"),
         (["leaderboard"], "no MLflow store at"),
     ],

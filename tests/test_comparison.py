@@ -1,0 +1,97 @@
+"""The choice of test against the leader and the ensemble, on hand-made runs and test outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark import comparison, leaderboard, stats
+
+LABELS = np.arange(20) % 10
+
+
+def outputs(correct: int) -> tuple[np.ndarray, np.ndarray]:
+    """Test outputs classifying the first `correct` of 20 images right and the rest wrong."""
+    predicted = LABELS.copy()
+    predicted[correct:] = (predicted[correct:] + 1) % 10
+    return np.eye(10, dtype=np.float32)[predicted], LABELS
+
+
+def run(arch: str, seed: int, correct: int, best_val: float) -> dict:
+    return {
+        "arch": arch,
+        "variant": "default",
+        "seed": seed,
+        "run_id": f"{arch}-{seed}",
+        "test_accuracy": correct / 20,
+        "best_val_accuracy": best_val,
+        "params": 100,
+        "flops_per_image": 1000,
+        "train_seconds": 1.0,
+        "seconds_per_epoch": 1.0,
+        "time_to_target_seconds": np.nan,
+        "latency_p50_ms": 1.0,
+        "latency_p95_ms": 2.0,
+        "throughput_images_per_second": 10.0,
+    }
+
+
+# Leader a and b with five seeds each; c with two other seeds (7 and 9) and the best val.
+RUNS = [run("a", seed, correct, 0.9) for seed, correct in enumerate([19, 18, 19, 20, 19])]
+RUNS += [run("b", seed, correct, 0.8) for seed, correct in enumerate([15, 16, 14, 16, 15])]
+RUNS += [run("c", 7, 12, 0.95), run("c", 9, 13, 0.5)]
+CORRECT = {row["run_id"]: round(row["test_accuracy"] * 20) for row in RUNS}
+
+
+@pytest.fixture
+def per_run() -> pd.DataFrame:
+    return pd.DataFrame(RUNS)
+
+
+def load(run_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """Test outputs consistent with the run's test accuracy."""
+    return outputs(CORRECT[run_id])
+
+
+def test_paired_t_with_five_seeds_and_pooled_mcnemar_otherwise(per_run: pd.DataFrame) -> None:
+    board = leaderboard.build(per_run, load)
+    assert list(board["architecture"]) == ["a", "b", "c"]
+    leader_acc = [0.95, 0.9, 0.95, 1.0, 0.95]
+    b_acc = [0.75, 0.8, 0.7, 0.8, 0.75]
+    b_row, c_row = board.iloc[1], board.iloc[2]
+    assert b_row["p_value_paired"] == pytest.approx(stats.paired_t(b_acc, leader_acc))
+    assert b_row["p_value"] == pytest.approx(b_row["p_value_paired"])  # Holm over one test
+    assert np.isnan(c_row["p_value_paired"])  # two seeds: McNemar decides
+    # c's seeds 7 and 9 pair with the leader's seeds 0 and 1 (sorted order): the leader alone
+    # is right on images 12..18 and 13..17, so b = 0, c = 7 + 5 = 12.
+    assert stats.pooled_mcnemar(
+        [outputs(12)[0].argmax(1) == LABELS, outputs(13)[0].argmax(1) == LABELS],
+        [outputs(19)[0].argmax(1) == LABELS, outputs(18)[0].argmax(1) == LABELS],
+    )[:2] == (0, 12)
+    raw = [b_row["p_value_mcnemar"], c_row["p_value_mcnemar"]]
+    assert c_row["p_value_mcnemar"] == pytest.approx(2 * 0.5**12)
+    assert c_row["p_value"] == pytest.approx(stats.holm(raw)[1])
+    assert list(board["distinguishable"]) == ["leader", "yes", "yes"]
+
+
+def test_missing_outputs_give_nan_not_a_crash(per_run: pd.DataFrame) -> None:
+    board = leaderboard.build(
+        per_run, lambda run_id: None if run_id.startswith("c") else load(run_id), 2
+    )
+    assert np.isnan(board.iloc[2]["p_value"])
+    assert board.iloc[2]["distinguishable"] == "n/a"
+    assert board.iloc[1]["distinguishable"] == "yes"  # b still has its paired test
+    ensemble = board.iloc[3]
+    assert ensemble["run_ids"] == "a-0 a-1"  # c-7 has the best validation but no outputs
+
+
+def test_ensemble_takes_the_best_validation_runs(per_run: pd.DataFrame) -> None:
+    row = comparison.ensemble_row(per_run, 2, load)
+    assert row["run_ids"] == "c-7 a-0"  # best_val 0.95, then the first of the 0.9 ties
+    assert row["seeds"] == 2 and row["variant"] == "top-2 by val"
+    # c-7 is right on images 0..11, a-0 on 0..18; both wrongly say label + 1 elsewhere. The
+    # mean ties on 12..18 between the label and label + 1, and argmax takes the lower index,
+    # the label; image 19 both get wrong: 19 of 20 right.
+    assert row["test_accuracy_mean"] == 0.95
+    assert row["params"] == 200 and row["flops_per_image"] == 2000
