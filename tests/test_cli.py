@@ -232,18 +232,18 @@ def test_interrupted_run_leaves_nothing_running_and_resumes(tmp_path) -> None:
     args = [
         "run",
         "--arch",
-        "lenet5",
         "mlp",
+        "lenet5",
         "--subset",
         "300",
         "--epochs",
-        "40",
+        "60",
         "--experiment",
         "interrupt",
         "--tracking-uri",
         uri,
     ]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "benchmark", *args],
         cwd=tmp_path,
@@ -255,7 +255,7 @@ def test_interrupted_run_leaves_nothing_running_and_resumes(tmp_path) -> None:
     seen = []
     for line in process.stdout:  # wait until the second architecture is training
         seen.append(line)
-        if "[mlp 2/2] epoch 2/" in line:
+        if "[lenet5 2/2] epoch 2/" in line:
             break
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=60)
@@ -268,7 +268,7 @@ def test_interrupted_run_leaves_nothing_running_and_resumes(tmp_path) -> None:
 
     again = run_cli(*args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    assert "[lenet5 1/2] skipped" in again.stdout
+    assert "[mlp 1/2] skipped" in again.stdout
     finished = [r for r in training_runs(client, "interrupt") if r.info.status == "FINISHED"]
     assert sorted(run.data.tags["arch"] for run in finished) == ["lenet5", "mlp"]
 

@@ -112,7 +112,7 @@ def test_best_params_are_reused_by_run_and_marked_tuned(study3, monkeypatch) -> 
     board = leaderboard.from_experiment(experiment.experiment_id)
     assert sorted(board["variant"]) == ["default", "tuned"]
     tuned = board[board["variant"] == "tuned"].iloc[0]
-    run = client.get_run(tuned["run_id"])
+    run = client.get_run(tuned["run_ids"].split()[0])
     assert run.data.tags["study_trial"] == str(study.best_trial.number)
     for key, value in study.best_trial.params.items():
         assert run.data.params[key] == str(value)
@@ -120,7 +120,7 @@ def test_best_params_are_reused_by_run_and_marked_tuned(study3, monkeypatch) -> 
 
 def test_interrupted_study_finishes_only_the_remainder_and_extends(tmp_path) -> None:
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    args = ["tune", "--arch", "mlp", "--storage", storage, "--subset", "300"]
+    args = ["tune", "--arch", "dropout", "--storage", storage, "--subset", "300"]
     args += ["--epochs", "3", "--experiment", "tune", "--pruner", "none"]
     first = cli(*args, "--trials", "3", cwd=tmp_path)
     for line in first.stdout:  # interrupt in the middle of the second trial
@@ -130,15 +130,18 @@ def test_interrupted_study_finishes_only_the_remainder_and_extends(tmp_path) -> 
     output = first.communicate(timeout=120)[0]
     assert first.returncode == 130, output
     assert "Traceback" not in output
-    study = optuna.load_study(study_name="mnist-mlp", storage=storage)
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL]
+    study = optuna.load_study(study_name="mnist-dropout", storage=storage)
+    *done, interrupted = study.trials
+    assert interrupted.state == TrialState.FAIL
+    assert interrupted.user_attrs["fail_reason"] == "interrupted"
+    assert 1 <= len(done) < 3 and all(t.state == TrialState.COMPLETE for t in done)
 
     second = cli(*args, "--trials", "3", cwd=tmp_path)
     assert second.wait(timeout=300) == 0, second.stdout.read()
-    assert len(finished_trials(storage, "mnist-mlp")) == 3
+    assert len(finished_trials(storage, "mnist-dropout")) == 3
     third = cli(*args, "--trials", "4", cwd=tmp_path)
     assert third.wait(timeout=300) == 0, third.stdout.read()
-    study = optuna.load_study(study_name="mnist-mlp", storage=storage)
+    study = optuna.load_study(study_name="mnist-dropout", storage=storage)
     assert len(study.get_trials(states=FINISHED)) == 4
     assert len(study.trials) == 5  # the interrupted trial stays, failed, and is not counted
 
