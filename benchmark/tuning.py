@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import multiprocessing
-import signal
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import keras
@@ -16,7 +15,7 @@ from optuna.trial import TrialState
 from optuna_integration import KerasPruningCallback
 
 import architectures
-from benchmark import studies, tracking
+from benchmark import studies, tracking, tune_worker
 from benchmark.data import Splits, load_splits
 from benchmark.errors import BenchmarkError
 from benchmark.progress import EpochProgress, duration
@@ -217,35 +216,6 @@ def work(
         study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=True)
 
 
-def _worker_main(
-    settings: TuneSettings,
-    worker: int,
-    experiment_id: str,
-    parent_run_id: str,
-    deadline: float | None,
-    tracking_uri: str,
-) -> None:
-    """Entry point of a spawned worker process."""
-    from benchmark.cli import _import_tensorflow_quietly
-
-    signal.signal(signal.SIGTERM, _interrupt)  # the parent's terminate() is a Ctrl-C here
-    _import_tensorflow_quietly()
-    tracking.use_store(tracking_uri)
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures: one line of ours
-    try:
-        work(settings, worker, experiment_id, parent_run_id, deadline, _printer(f"w{worker} "))
-    except KeyboardInterrupt:
-        raise SystemExit(130) from None
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def _printer(prefix: str) -> Callable[[str], None]:
-    return lambda line: print(prefix + line, flush=True)
-
-
 def tune(settings: TuneSettings, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Bring the study to `settings.trials` finished trials; log it to MLflow; return a summary."""
     settings.validate()
@@ -303,8 +273,8 @@ def _run_workers(
     context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(
-            target=_worker_main,
-            args=(settings, index, experiment_id, parent_run_id, deadline, uri),
+            target=tune_worker.main,
+            args=(asdict(settings), index, experiment_id, parent_run_id, deadline, uri),
             name=f"tune-worker-{index}",
         )
         for index in range(settings.workers)

@@ -146,6 +146,24 @@ def test_interrupted_study_finishes_only_the_remainder_and_extends(tmp_path) -> 
     assert len(study.trials) == 5  # the interrupted trial stays, failed, and is not counted
 
 
+def test_worker_processes_share_the_default_sqlite_study(tmp_path) -> None:
+    args = ["tune", "--arch", "mlp", "--trials", "4", "--workers", "2", *TINY]
+    process = cli(*args, cwd=tmp_path)
+    output = process.communicate(timeout=600)[0]
+    assert process.returncode == 0, output
+    assert "Traceback" not in output and "cudart" not in output
+    assert {line[:3] for line in output.splitlines() if "complete:" in line} == {"w0 ", "w1 "}
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"  # the default, in the working directory
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert_one_run_per_finished_trial(uri, storage, "mnist-mlp", 4)
+    (parent,) = MlflowClient(uri).search_runs(
+        [MlflowClient(uri).get_experiment_by_name("tune").experiment_id],
+        "tags.run_kind = 'tuning'",
+    )
+    for run in trial_runs(MlflowClient(uri), "mnist-mlp"):
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+
+
 def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(tiny_splits, store) -> None:
     from benchmark import tracking
     from benchmark.tuning import Objective, TuneSettings
