@@ -290,61 +290,14 @@ def test_killed_process_run_is_closed_on_next_start(store: str) -> None:
     assert MlflowClient().get_run(run.info.run_id).info.status == "KILLED"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_run_against_an_http_tracking_server(tmp_path) -> None:
+def test_run_against_an_http_tracking_server(mlflow_server, tmp_path) -> None:
     """A real `mlflow server` on loopback: runs, metrics and proxied artifacts land there."""
-    import urllib.request
-
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path / 'server.db'}",
-            "--artifacts-destination",
-            str(tmp_path / "server-artifacts"),
-            "--workers",
-            "1",
-        ],
-        cwd=tmp_path,
-        # No background job runners: they are not needed here and slow the start-up.
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    result = run_cli(
+        "run", "--arch", "mlp", *SMOKE, "--tracking-uri", mlflow_server, cwd=tmp_path, timeout=300
     )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(uri + "/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("mlflow server did not start within 60 s")
-        result = run_cli(
-            "run", "--arch", "mlp", *SMOKE, "--tracking-uri", uri, cwd=tmp_path, timeout=300
-        )
-        assert result.returncode == 0, result.stderr
-        client = MlflowClient(uri)
-        (run,) = training_runs(client)
-        assert run.data.metrics["test_accuracy"] > 0
-        assert ARTIFACTS <= {item.path for item in client.list_artifacts(run.info.run_id)}
-        assert not (tmp_path / "mlruns").exists(), "artifacts went to the server, not cwd"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    assert result.returncode == 0, result.stderr
+    client = MlflowClient(mlflow_server)
+    (run,) = training_runs(client)
+    assert run.data.metrics["test_accuracy"] > 0
+    assert ARTIFACTS <= {item.path for item in client.list_artifacts(run.info.run_id)}
+    assert not (tmp_path / "mlruns").exists(), "artifacts went to the server, not cwd"

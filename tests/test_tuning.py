@@ -10,8 +10,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import optuna
@@ -24,12 +22,6 @@ from benchmark.cli import EXIT_USER_ERROR, main
 
 TINY = ["--subset", "300", "--epochs", "2", "--experiment", "tune"]
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cli(*args: str, cwd: Path) -> subprocess.Popen:
@@ -243,7 +235,10 @@ def postgres():
         nobody = pwd.getpwnam("nobody")
         os.chown(folder, nobody.pw_uid, nobody.pw_gid)
         as_user = ["runuser", "-u", "nobody", "--"]
-    data, port = folder / "data", free_port()
+    with socket.socket() as sock:  # a free port on loopback
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = folder / "data"
 
     def pg(*args: str) -> None:
         subprocess.run([*as_user, *args], check=True, capture_output=True, cwd=folder)
@@ -268,37 +263,6 @@ def postgres():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
-    """A real `mlflow server` on loopback, the shared store of the workers."""
-    folder = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port)]
-        + ["--backend-store-uri", f"sqlite:///{folder / 'server.db'}"]
-        + ["--artifacts-destination", str(folder / "artifacts"), "--workers", "1"],
-        cwd=folder,
-        # No background job runners: they are not needed here and slow the start-up.
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(uri + "/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("mlflow server did not start within 60 s")
-        yield uri
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def assert_one_run_per_finished_trial(uri: str, storage: str, study: str, trials: int) -> None:
     finished = finished_trials(storage, study)
     assert len(finished) == trials
@@ -311,13 +275,14 @@ def assert_one_run_per_finished_trial(uri: str, storage: str, study: str, trials
 
 
 def test_two_workers_share_one_postgres_study(postgres, mlflow_server, tmp_path) -> None:
-    args = ["tune", "--arch", "mlp", "--trials", "4", "--storage", postgres]
+    # Trials of a few seconds each, so the second process starts before the first is done.
+    args = ["tune", "--arch", "dropout", "--trials", "6", "--storage", postgres]
     args += ["--study-name", "two-workers", "--tracking-uri", mlflow_server, *TINY]
     workers = [cli(*args, cwd=tmp_path) for _ in range(2)]
     outputs = [worker.communicate(timeout=600)[0] for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0], outputs
     assert all("complete" in output for output in outputs), "both workers ran trials"
-    assert_one_run_per_finished_trial(mlflow_server, postgres, "two-workers", 4)
+    assert_one_run_per_finished_trial(mlflow_server, postgres, "two-workers", 6)
 
 
 def test_a_killed_worker_s_trial_is_retried(postgres, mlflow_server, tmp_path) -> None:
