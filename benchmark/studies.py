@@ -194,6 +194,13 @@ def figures(study: optuna.Study, say: Callable[[str], None]) -> dict[str, Any]:
 
 def best_params(storage_url: str, study_name: str, arch: str) -> tuple[dict[str, Any], int, float]:
     """The best complete trial's sampled params, its number and value; errors if none."""
+    if storage_url.startswith("sqlite:///"):
+        database = Path(storage_url.removeprefix("sqlite:///")).expanduser()
+        if not database.exists():
+            raise BenchmarkError(
+                f"no study storage at {database}; run 'python -m benchmark tune --arch {arch}' "
+                "here first or pass --storage"
+            )
     storage = open_storage(storage_url)
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)

@@ -209,6 +209,13 @@ def test_bad_input_is_one_line_before_training(args, message, store, capsys) -> 
     assert "secret" not in err
 
 
+def test_run_with_best_params_needs_a_study(store, capsys) -> None:
+    args = ["run", "--arch", "dropout", "--params", "best", "--tracking-uri", store]
+    assert main([*args, "--subset", "300"]) == EXIT_USER_ERROR
+    assert "no study storage at optuna.db" in capsys.readouterr().err
+    assert not Path("optuna.db").exists(), "looking for a study creates no file"
+
+
 def test_a_study_of_another_architecture_is_refused(study3, capsys) -> None:
     _, storage, uri, _ = study3
     args = ["tune", "--arch", "mlp", "--study-name", "mnist-dropout", "--storage", storage]
