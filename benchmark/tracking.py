@@ -65,19 +65,43 @@ def connect(tracking_uri: str, experiment: str, create: bool = True) -> str:
     """
     check_store(tracking_uri, create)
     mlflow.set_tracking_uri(tracking_uri)
-    try:
-        found = mlflow.get_experiment_by_name(experiment)
-        if found is None and create:
-            return mlflow.create_experiment(experiment)
-    except Exception as error:  # any store failure is the user's setup to fix
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise BenchmarkError(f"tracking store {tracking_uri} failed: {first_line}") from None
+    with _store_lock(tracking_uri):
+        try:
+            found = mlflow.get_experiment_by_name(experiment)
+            if found is None and create:
+                return mlflow.create_experiment(experiment)
+        except Exception as error:  # any store failure is the user's setup to fix
+            text = str(error).strip()
+            first_line = text.splitlines()[0] if text else repr(error)
+            raise BenchmarkError(f"tracking store {tracking_uri} failed: {first_line}") from None
     if found is None:
         raise BenchmarkError(
             f"no experiment {experiment!r} in {tracking_uri}; run "
             "'python -m benchmark run' first or pass --experiment"
         )
     return found.experiment_id
+
+
+@contextlib.contextmanager
+def _store_lock(tracking_uri: str) -> Iterator[None]:
+    """Serialise first use of a SQLite store between processes on this host.
+
+    MLflow creates and migrates the schema on first use; two processes doing it at once
+    (two `tune` workers on a new store, say) break each other's migration.
+    """
+    if not tracking_uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    database = Path(tracking_uri.removeprefix("sqlite:///")).expanduser().resolve()
+    digest = hashlib.sha256(str(database).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"cnn-benchmark-{digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def config_hash(arch: str, params: dict[str, Any], seed: int, splits: Splits, **extra: Any) -> str:

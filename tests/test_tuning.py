@@ -156,6 +156,19 @@ def test_worker_processes_share_the_default_sqlite_study(tmp_path) -> None:
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
 
 
+def test_processes_starting_on_one_new_store_do_not_break_its_creation(tmp_path) -> None:
+    code = "from benchmark import tracking; print(tracking.connect('sqlite:///mlflow.db', 'x'))"
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], cwd=tmp_path, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    ids = [process.communicate(timeout=300)[0].strip() for process in starts]
+    assert [process.returncode for process in starts] == [0, 0, 0]
+    assert len(set(ids)) == 1
+
+
 def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(tiny_splits, store) -> None:
     from benchmark import tracking
     from benchmark.tuning import Objective, TuneSettings
