@@ -69,7 +69,7 @@ def connect(tracking_uri: str, experiment: str, create: bool = True) -> str:
         try:
             found = mlflow.get_experiment_by_name(experiment)
             if found is None and create:
-                return mlflow.create_experiment(experiment)
+                return _create_experiment(experiment)
         except Exception as error:  # any store failure is the user's setup to fix
             text = str(error).strip()
             first_line = text.splitlines()[0] if text else repr(error)
@@ -80,6 +80,17 @@ def connect(tracking_uri: str, experiment: str, create: bool = True) -> str:
             "'python -m benchmark run' first or pass --experiment"
         )
     return found.experiment_id
+
+
+def _create_experiment(name: str) -> str:
+    """Create the experiment, or take the one another process created a moment earlier."""
+    try:
+        return mlflow.create_experiment(name)
+    except MlflowException:
+        found = mlflow.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
 
 
 @contextlib.contextmanager
