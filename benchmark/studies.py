@@ -153,11 +153,17 @@ def fail_stale(study: optuna.Study) -> None:
     optuna.storages.fail_stale_trials(study)
 
 
+def counts(study: optuna.Study) -> dict[str, int]:
+    """Trials per state, lower-case state names."""
+    found = {state.name.lower(): 0 for state in TrialState}
+    for trial in study.get_trials(deepcopy=False):
+        found[trial.state.name.lower()] += 1
+    return found
+
+
 def summarize(study: optuna.Study) -> dict[str, Any]:
     """Counts, best trial, the trials table and epochs trained, for logging and printing."""
-    state_counts = {state.name.lower(): 0 for state in TrialState}
-    for trial in study.trials:
-        state_counts[trial.state.name.lower()] += 1
+    state_counts = counts(study)
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
     best = max(complete, key=lambda t: t.value) if complete else None
     return {

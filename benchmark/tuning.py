@@ -11,7 +11,6 @@ from typing import Any
 
 import keras
 import optuna
-from optuna.trial import TrialState
 from optuna_integration import KerasPruningCallback
 
 import architectures
@@ -24,7 +23,6 @@ from benchmark.suite import SPLIT_SEED
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "hyperband", "none")
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
@@ -88,14 +86,6 @@ def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(max_epochs, 2))
     return optuna.pruners.NopPruner()
-
-
-def counts(study: optuna.Study) -> dict[str, int]:
-    """Trials per state, lower-case state names."""
-    found = {state.name.lower(): 0 for state in TrialState}
-    for trial in study.get_trials(deepcopy=False):
-        found[trial.state.name.lower()] += 1
-    return found
 
 
 class _ValidationRecord(keras.callbacks.Callback):
@@ -206,7 +196,7 @@ def work(
     objective = Objective(settings, splits, experiment_id, parent_run_id, say)
     while deadline is None or time.time() < deadline:
         studies.fail_stale(study)
-        state = counts(study)
+        state = studies.counts(study)
         finished = state["complete"] + state["pruned"]
         if finished >= settings.trials:
             return
@@ -226,7 +216,7 @@ def tune(settings: TuneSettings, say: Callable[[str], None] = print) -> dict[str
     study = studies.open_study(settings.name, storage, arch, splits, settings.epochs)
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
     experiment_id = tracking.connect(uri, settings.experiment)
-    before = counts(study)
+    before = studies.counts(study)
     done = before["complete"] + before["pruned"]
     say(
         f"study {settings.name} in {studies.redact(settings.storage)}: {done} of "
