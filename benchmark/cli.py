@@ -172,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder for index.html (default reports/<experiment>)",
     )
+    _add_ensemble_options(report)
     _add_tracking_options(report)
     predict = commands.add_parser(
         "predict", help="classify image files of digits with the champion model"
@@ -313,7 +314,11 @@ def _report(args: argparse.Namespace, console: object) -> int:
     experiment_id = tracking.connect(uri, args.experiment, create=False)
     folder = args.output or report.default_folder(args.experiment)
     path, run_id = report.write_report(
-        experiment_id, args.experiment, folder, say=lambda line: console.print(line, markup=False)
+        experiment_id,
+        args.experiment,
+        folder,
+        say=lambda line: console.print(line, markup=False),
+        ensemble_k=_ensemble_k(args),
     )
     console.print(f"report written to {path}; logged to MLflow run {run_id} (run_kind=report)")
     return 0

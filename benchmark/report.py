@@ -51,7 +51,11 @@ def default_folder(experiment: str) -> Path:
 
 
 def write_report(
-    experiment_id: str, experiment: str, folder: Path, say: Callable[[str], None] = print
+    experiment_id: str,
+    experiment: str,
+    folder: Path,
+    say: Callable[[str], None] = print,
+    ensemble_k: int | None = None,
 ) -> tuple[Path, str]:
     """Write folder/index.html for the experiment and log it to MLflow; return path and run id."""
     runs = tracking.training_runs(experiment_id)
@@ -62,7 +66,7 @@ def write_report(
         )
     per_seed = report_data.runs_per_seed(runs)
     bodies = {
-        "leaderboard": lambda: _leaderboard(experiment_id),
+        "leaderboard": lambda: _leaderboard(experiment_id, ensemble_k),
         "validation-curves": lambda: _curves(per_seed),
         "pareto": lambda: _pareto(per_seed),
         "confusion-matrices": lambda: _confusions(per_seed),
@@ -114,12 +118,15 @@ def _note(text: str) -> str:
     return f'<p class="note">{html.escape(text)}</p>'
 
 
-def _leaderboard(experiment_id: str) -> str:
-    board = leaderboard.from_experiment(experiment_id)
+def _leaderboard(experiment_id: str, ensemble_k: int | None) -> str:
+    board = leaderboard.from_experiment(experiment_id, ensemble_k=ensemble_k)
     if board.empty:
         return _note("the leaderboard is empty")
+    command = "python -m benchmark leaderboard" + (
+        f" --ensemble-k {ensemble_k}" if ensemble_k else ""
+    )
     return (
-        '<p class="caption">As <code>python -m benchmark leaderboard</code> prints it.</p>'
+        f'<p class="caption">As <code>{command}</code> prints it.</p>'
         f'<div class="table-wrap">{table(board)}</div>'
     )
 
@@ -219,7 +226,8 @@ def format_column(values: pd.Series) -> list[str]:
     """Readable text for each value: whole numbers with commas, decimals by the column's size."""
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         return [_text(value) for value in values]
-    finite = values[values.map(lambda value: math.isfinite(value))].astype(float)
+    numbers = values.astype(float)  # nullable integers (the ensemble row's rank) become NaN
+    finite = numbers[np.isfinite(numbers)]
     if finite.empty or (finite == finite.round()).all():
         return ["–" if _missing(value) else f"{value:,.0f}" for value in values]
     largest = finite.abs().max()

@@ -79,7 +79,9 @@ def reported(tmp_path_factory: pytest.TempPathFactory):
         patch.chdir(folder)
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
         assert main(["run", "--arch", "basic", "mlp", *SMOKE]) == 0
-        code = main(["report", "--experiment", "smoke", "--output", str(folder / "r")])
+        code = main(
+            ["report", "--experiment", "smoke", "--output", str(folder / "r"), "--ensemble-k", "2"]
+        )
     return folder / "r" / "index.html", f"sqlite:///{folder / 'mlflow.db'}", code
 
 
@@ -89,11 +91,13 @@ def test_report_has_every_section_and_leaderboard_column(reported) -> None:
     page = parse(path.read_text(encoding="utf-8"))
     assert page.sections == list(report.SECTIONS)
     experiment_id = tracking.connect(uri, "smoke", create=False)
-    board = leaderboard.from_experiment(experiment_id)
+    board = leaderboard.from_experiment(experiment_id, ensemble_k=2)
     assert page.headers == [str(column) for column in board.columns]
     text = path.read_text(encoding="utf-8")
+    assert sorted(board["architecture"]) == ["basic", "ensemble", "mlp"]
     for row in board.itertuples():
         assert f"<td>{row.architecture}</td>" in text
+    assert "--ensemble-k 2</code>" in text
 
 
 def test_every_image_is_an_embedded_png(reported) -> None:
@@ -228,6 +232,7 @@ def test_columns_are_formatted_whatever_they_are() -> None:
         {
             "name": ["a", None],
             "params": [121994, 31626],
+            "rank": pd.array([1, None], dtype="Int64"),
             "flops_per_image": [1.2e6, 3.0e5],
             "test_accuracy_mean": [0.99441, np.nan],
             "p_value": [0.0312, 2e-7],
@@ -239,6 +244,7 @@ def test_columns_are_formatted_whatever_they_are() -> None:
     assert shown == {
         "name": ["a", "–"],
         "params": ["121,994", "31,626"],
+        "rank": ["1", "–"],
         "flops_per_image": ["1,200,000", "300,000"],
         "test_accuracy_mean": ["0.9944", "–"],
         "p_value": ["0.0312", "2.0e-07"],
