@@ -12,12 +12,11 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from architectures.registry import Architecture
+from benchmark import defaults
 from benchmark.data import Splits
 from benchmark.errors import BenchmarkError
 
-# SQLite, not Optuna's journal file: only RDB storages have heartbeats in Optuna 5, and the
-# heartbeat is what turns a killed worker's trial into a failed-and-retried one.
-DEFAULT_STORAGE = "sqlite:///optuna.db"
+DEFAULT_STORAGE = defaults.DEFAULT_STORAGE  # defined where cli and suite read it without optuna
 HEARTBEAT_SECONDS = 10  # a running trial's liveness is written this often
 GRACE_HEARTBEATS = 3  # missed heartbeats before a running trial counts as dead
 RETRIES = 3  # times a dead worker's trial is re-queued
