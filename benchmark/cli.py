@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from benchmark.defaults import DEFAULT_STORAGE
 from benchmark.errors import BenchmarkError
 
 EXIT_USER_ERROR = 2
@@ -59,8 +60,8 @@ def _add_tracking_uri_option(parser: argparse.ArgumentParser) -> None:
 def _add_study_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--storage",
-        default="sqlite:///optuna.db",
-        help="Optuna storage, any SQLAlchemy URL (default sqlite:///optuna.db here; "
+        default=DEFAULT_STORAGE,
+        help=f"Optuna storage, any SQLAlchemy URL (default {DEFAULT_STORAGE} here; "
         "postgresql://user:password@host/db to share a study between machines)",
     )
     parser.add_argument(

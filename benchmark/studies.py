@@ -12,12 +12,11 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from architectures.registry import Architecture
+from benchmark import defaults
 from benchmark.data import Splits
 from benchmark.errors import BenchmarkError
 
-# SQLite, not Optuna's journal file: only RDB storages have heartbeats in Optuna 5, and the
-# heartbeat is what turns a killed worker's trial into a failed-and-retried one.
-DEFAULT_STORAGE = "sqlite:///optuna.db"
+DEFAULT_STORAGE = defaults.DEFAULT_STORAGE  # defined where cli and suite read it without optuna
 HEARTBEAT_SECONDS = 10  # a running trial's liveness is written this often
 GRACE_HEARTBEATS = 3  # missed heartbeats before a running trial counts as dead
 RETRIES = 3  # times a dead worker's trial is re-queued
@@ -41,12 +40,20 @@ def redact(url: str) -> str:
         return url
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a sqlite:/// URL with ~ expanded; None for any other URL."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return Path(url.removeprefix("sqlite:///")).expanduser()
+
+
 def open_storage(
     url: str, heartbeat_seconds: int = HEARTBEAT_SECONDS
 ) -> optuna.storages.RDBStorage:
     """Connect to a SQLAlchemy URL with heartbeats and retry of dead workers' trials."""
-    if url.startswith("sqlite:///"):
-        folder = Path(url.removeprefix("sqlite:///")).expanduser().resolve().parent
+    database = _sqlite_file(url)
+    if database is not None:
+        folder = database.resolve().parent
         if not folder.is_dir():
             raise BenchmarkError(f"study storage folder {folder} does not exist")
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
@@ -200,13 +207,12 @@ def figures(study: optuna.Study, say: Callable[[str], None]) -> dict[str, Any]:
 
 def best_params(storage_url: str, study_name: str, arch: str) -> tuple[dict[str, Any], int, float]:
     """The best complete trial's sampled params, its number and value; errors if none."""
-    if storage_url.startswith("sqlite:///"):
-        database = Path(storage_url.removeprefix("sqlite:///")).expanduser()
-        if not database.exists():
-            raise BenchmarkError(
-                f"no study storage at {database}; run 'python -m benchmark tune --arch {arch}' "
-                "here first or pass --storage"
-            )
+    database = _sqlite_file(storage_url)
+    if database is not None and not database.exists():
+        raise BenchmarkError(
+            f"no study storage at {database}; run 'python -m benchmark tune --arch {arch}' "
+            "here first or pass --storage"
+        )
     storage = open_storage(storage_url)
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)

@@ -13,6 +13,7 @@ import pandas as pd
 import architectures
 from benchmark import champion, comparison, leaderboard, tracking
 from benchmark.data import Splits, load_splits
+from benchmark.defaults import DEFAULT_STORAGE
 from benchmark.errors import BenchmarkError
 from benchmark.progress import EpochProgress, duration
 from benchmark.runner import train_and_evaluate
@@ -37,7 +38,7 @@ class RunSettings:
     force: bool = False
     output_dir: Path = field(default_factory=Path.cwd)
     params: str = "default"  # "best": each architecture's best trial in its Optuna study
-    storage: str = "sqlite:///optuna.db"
+    storage: str = DEFAULT_STORAGE
     study_name: str | None = None  # None: the default study of each architecture
     ensemble_k: int | None = None  # add a top-k-by-validation ensemble row to the board
 

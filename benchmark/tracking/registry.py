@@ -1,0 +1,117 @@
+"""Model registry: the champion model, choosing its candidates, and loading a model back."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import keras
+import mlflow
+import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from benchmark.errors import BenchmarkError
+from benchmark.tracking.reading import training_runs
+from benchmark.tracking.store import check_store
+
+REGISTERED_MODEL = "cnn-benchmark-mnist"
+CHAMPION_ALIAS = "champion"
+CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}"
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else repr(error)
+
+
+def _champion_version(client: MlflowClient) -> ModelVersion | None:
+    """The model version the champion alias points at, or None when there is none yet."""
+    try:
+        return client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS)
+    except MlflowException as error:  # no registered model, or no alias on it
+        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
+
+
+def champion_candidates(experiment_id: str) -> pd.DataFrame:
+    """Finished training runs of the experiment plus the run behind the current champion.
+
+    The incumbent takes part wherever it was trained, so a run in another experiment (a smoke
+    test, say) has to beat it to take the alias.
+    """
+    runs = training_runs(experiment_id)
+    try:
+        current = _champion_version(MlflowClient())
+    except MlflowException as error:
+        raise BenchmarkError(
+            f"reading the champion from {mlflow.get_tracking_uri()} failed: {_first_line(error)}"
+        ) from None
+    if current is None or not current.run_id or current.run_id in set(runs.get("run_id", [])):
+        return runs
+    try:
+        incumbent_experiment = MlflowClient().get_run(current.run_id).info.experiment_id
+        incumbent = training_runs(incumbent_experiment, [current.run_id])
+    except MlflowException:  # its run was deleted for good: the alias is up for grabs
+        return runs
+    if incumbent.empty:  # deleted (soft) or not a finished training run
+        return runs
+    return incumbent if runs.empty else pd.concat([runs, incumbent], ignore_index=True)
+
+
+def _logged_model_uri(client: MlflowClient, run_id: str) -> str:
+    """The run's logged model as models:/<model_id>; MLflow 3 keeps it outside run artifacts."""
+    outputs = client.get_run(run_id).outputs
+    logged = sorted(outputs.model_outputs, key=lambda output: output.step) if outputs else []
+    return f"models:/{logged[-1].model_id}" if logged else f"runs:/{run_id}/model"
+
+
+def register_champion(run_id: str, tags: dict[str, str]) -> tuple[int, str]:
+    """Point the champion alias at the run's model; return (version, what happened).
+
+    What happened is "registered" (a new version), "unchanged" (the alias already pointed at
+    this run) or "moved" (an older version of this run got the alias back). A version is only
+    created when no version of the registered model holds this run yet.
+    """
+    client = MlflowClient()
+    try:
+        current = _champion_version(client)
+        if current is not None and current.run_id == run_id:
+            return int(current.version), "unchanged"
+        existing = client.search_model_versions(
+            f"name = '{REGISTERED_MODEL}' and run_id = '{run_id}'"
+        )
+        if existing:
+            version, outcome = str(existing[0].version), "moved"
+        else:
+            # register_model prints "Successfully registered ..." itself; the caller says it once.
+            with contextlib.redirect_stderr(io.StringIO()):
+                created = mlflow.register_model(
+                    _logged_model_uri(client, run_id), REGISTERED_MODEL, tags=tags
+                )
+            version, outcome = str(created.version), "registered"
+        client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, version)
+    except MlflowException as error:
+        raise BenchmarkError(
+            f"registering the champion in {mlflow.get_tracking_uri()} failed: {_first_line(error)}"
+        ) from None
+    return int(version), outcome
+
+
+def load_model(tracking_uri: str, model_uri: str = CHAMPION_URI) -> keras.Model:
+    """Load a logged or registered Keras model, by default the registered champion."""
+    check_store(tracking_uri, create=False)
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        return mlflow.keras.load_model(model_uri)
+    except MlflowException as error:
+        if model_uri == CHAMPION_URI and error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            raise BenchmarkError(
+                f"no champion model in {tracking_uri} yet; run 'python -m benchmark run --all' "
+                f"first (it registers the best run as {CHAMPION_URI}) or pass --tracking-uri"
+            ) from None
+        raise BenchmarkError(f"could not load model {model_uri}: {_first_line(error)}") from None
+    except Exception as error:  # a broken store or artifact is the user's setup to fix
+        raise BenchmarkError(f"could not load model {model_uri}: {_first_line(error)}") from None

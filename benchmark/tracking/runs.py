@@ -1,0 +1,127 @@
+"""Starting a comparison and its training runs: tags, params, dataset input, epoch metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import platform
+from collections.abc import Iterator
+from typing import Any
+
+import keras
+import mlflow
+import numpy as np
+from mlflow.tracking import MlflowClient
+
+from benchmark.data import Splits
+from benchmark.tracking.processes import _process_tags
+
+RUN_KIND_TRAINING = "training"
+RUN_KIND_COMPARISON = "comparison"
+DEFAULT_VARIANT = "default"  # runs without a variant tag (older runs) are read as this
+
+
+def config_hash(arch: str, params: dict[str, Any], seed: int, splits: Splits, **extra: Any) -> str:
+    """A digest of everything that determines a run's outcome, used to skip finished work."""
+    payload = {
+        "arch": arch,
+        "params": params,
+        "seed": seed,
+        "data": splits.digest,
+        **splits.sizes,
+        **extra,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[
+        :16
+    ]
+
+
+def find_finished_run(experiment_id: str, config: str) -> str | None:
+    """The id of a finished run with this configuration hash, if there is one."""
+    runs = MlflowClient().search_runs(
+        [experiment_id],
+        filter_string=f"tags.config_hash = '{config}' and attributes.status = 'FINISHED'",
+        max_results=1,
+    )
+    return runs[0].info.run_id if runs else None
+
+
+@contextlib.contextmanager
+def comparison_run(experiment_id: str, name: str, settings: dict[str, Any]) -> Iterator[str]:
+    """A parent run grouping one invocation's training runs; yields its run id."""
+    tags = {"run_kind": RUN_KIND_COMPARISON, **_process_tags()}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=tags) as run:
+        mlflow.log_params({key: str(value) for key, value in settings.items()})
+        yield run.info.run_id
+
+
+@contextlib.contextmanager
+def training_run(
+    experiment_id: str,
+    arch: str,
+    params: dict[str, Any],
+    seed: int,
+    splits: Splits,
+    config: str,
+    extra_params: dict[str, Any],
+    extra_tags: dict[str, str] | None = None,
+    variant: str = DEFAULT_VARIANT,
+) -> Iterator[str]:
+    """A nested run for one architecture and seed, with params, tags and the dataset input."""
+    tags = {
+        "run_kind": RUN_KIND_TRAINING,
+        "arch": arch,
+        "seed": str(seed),
+        "variant": variant,
+        "config_hash": config,
+        "dataset_digest": splits.digest,
+        **_process_tags(),
+        **(extra_tags or {}),
+    }
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"{arch}-seed{seed}", nested=True, tags=tags
+    ) as run:
+        mlflow.log_params(
+            {
+                **params,
+                "arch": arch,
+                "dataset": splits.dataset,
+                "seed": seed,
+                **splits.sizes,
+                **extra_params,
+                **environment_params(),
+            }
+        )
+        dataset = mlflow.data.from_numpy(
+            splits.x_train.reshape(len(splits.x_train), -1),
+            targets=splits.y_train,
+            name=f"{splits.dataset}-train",
+            digest=splits.digest,
+        )
+        mlflow.log_input(dataset, context="training")
+        yield run.info.run_id
+
+
+def environment_params() -> dict[str, str]:
+    """Backend and library versions, so a result can be traced to its software."""
+    import tensorflow as tf
+
+    return {
+        "backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+        "tensorflow_version": tf.__version__,
+        "mlflow_version": mlflow.__version__,
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+    }
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """Log loss, accuracy, val_loss and val_accuracy to the active run after every epoch."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        wanted = ("loss", "accuracy", "val_loss", "val_accuracy")
+        mlflow.log_metrics(
+            {k: float(v) for k, v in (logs or {}).items() if k in wanted}, step=epoch + 1
+        )

@@ -1,0 +1,110 @@
+"""The MLflow store: which one, whether it answers, and the experiment in it."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+from mlflow.exceptions import MlflowException
+
+from benchmark.errors import BenchmarkError
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_EXPERIMENT = "cnn-benchmark"
+
+
+def resolve_tracking_uri(cli_value: str | None) -> str:
+    """--tracking-uri, else MLFLOW_TRACKING_URI, else a SQLite file in the working directory."""
+    return cli_value or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def use_store(tracking_uri: str) -> None:
+    """Point this process's MLflow client at a store already checked by `connect`."""
+    mlflow.set_tracking_uri(tracking_uri)
+
+
+def connect(tracking_uri: str, experiment: str, create: bool = True) -> str:
+    """Check the store answers, point MLflow at it and return the experiment's id.
+
+    With `create=False` a missing store or experiment is an error instead of being made.
+    """
+    check_store(tracking_uri, create)
+    mlflow.set_tracking_uri(tracking_uri)
+    with _store_lock(tracking_uri):
+        try:
+            found = mlflow.get_experiment_by_name(experiment)
+            if found is None and create:
+                return _create_experiment(experiment)
+        except Exception as error:  # any store failure is the user's setup to fix
+            text = str(error).strip()
+            first_line = text.splitlines()[0] if text else repr(error)
+            raise BenchmarkError(f"tracking store {tracking_uri} failed: {first_line}") from None
+    if found is None:
+        raise BenchmarkError(
+            f"no experiment {experiment!r} in {tracking_uri}; run "
+            "'python -m benchmark run' first or pass --experiment"
+        )
+    return found.experiment_id
+
+
+def _create_experiment(name: str) -> str:
+    """Create the experiment, or take the one another process created a moment earlier."""
+    try:
+        return mlflow.create_experiment(name)
+    except MlflowException:
+        found = mlflow.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
+
+
+@contextlib.contextmanager
+def _store_lock(tracking_uri: str) -> Iterator[None]:
+    """Serialise first use of a SQLite store between processes on this host.
+
+    MLflow creates and migrates the schema on first use; two processes doing it at once
+    (two `tune` workers on a new store, say) break each other's migration.
+    """
+    if not tracking_uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    database = Path(tracking_uri.removeprefix("sqlite:///")).expanduser().resolve()
+    digest = hashlib.sha256(str(database).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"cnn-benchmark-{digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def check_store(tracking_uri: str, create: bool = True) -> None:
+    """Refuse an unreachable server or a missing SQLite folder (or file, with create=False)."""
+    if tracking_uri.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=5):
+                pass
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            reason = getattr(error, "reason", error)
+            raise BenchmarkError(
+                f"tracking server {tracking_uri} is unreachable ({reason}); start it or pass "
+                "another --tracking-uri"
+            ) from None
+    elif tracking_uri.startswith("sqlite:///"):
+        database = Path(tracking_uri.removeprefix("sqlite:///")).expanduser().resolve()
+        if not database.parent.is_dir():
+            raise BenchmarkError(f"tracking store folder {database.parent} does not exist")
+        if not create and not database.exists():
+            raise BenchmarkError(
+                f"no MLflow store at {database}; run 'python -m benchmark run' "
+                "first or pass --tracking-uri"
+            )

@@ -1,0 +1,114 @@
+"""Tuning: one parent run per `tune` invocation, one nested run per Optuna trial."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from benchmark.tracking.artifacts import _log_figure
+from benchmark.tracking.processes import _process_tags
+
+RUN_KIND_TUNING = "tuning"
+RUN_KIND_TRIAL = "trial"
+
+
+@contextlib.contextmanager
+def tuning_run(
+    experiment_id: str, study_name: str, storage: str, arch: str, settings: dict[str, Any]
+) -> Iterator[str]:
+    """The parent run of one `tune` invocation, tagged with study and (password-free) storage."""
+    tags = {
+        "run_kind": RUN_KIND_TUNING,
+        "arch": arch,
+        "study_name": study_name,
+        "storage": storage,
+        **_process_tags(),
+    }
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"tune-{study_name}", tags=tags
+    ) as run:
+        mlflow.log_params({key: str(value) for key, value in settings.items()})
+        yield run.info.run_id
+
+
+@contextlib.contextmanager
+def trial_run(
+    experiment_id: str,
+    parent_run_id: str,
+    study_name: str,
+    trial_number: int,
+    arch: str,
+) -> Iterator[dict[str, str]]:
+    """A run nested under the invocation's parent for one trial; works in worker processes.
+
+    Yields a dict whose "status" the caller may set to FAILED; an exception escaping the
+    block (Ctrl-C included) also ends the run as FAILED.
+    """
+    tags = {
+        "run_kind": RUN_KIND_TRIAL,
+        "arch": arch,
+        "study_name": study_name,
+        "trial_number": str(trial_number),
+        **_process_tags(),
+    }
+    active = mlflow.active_run()
+    mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=f"{study_name}-trial-{trial_number}",
+        nested=active is not None,
+        parent_run_id=parent_run_id,
+        tags=tags,
+    )
+    outcome = {"status": "FINISHED"}
+    try:
+        mlflow.log_params({"arch": arch, "trial_number": trial_number})
+        yield outcome
+    except BaseException:
+        outcome["status"] = "FAILED"
+        raise
+    finally:
+        mlflow.end_run(status=outcome["status"])
+
+
+def log_trial_params(params: dict[str, Any]) -> None:
+    """The hyperparameters a trial trains with, on the active trial run."""
+    mlflow.log_params(params)
+
+
+def end_trial_run(state: str, metrics: dict[str, float], reason: str = "") -> None:
+    """Record a trial's outcome (complete, pruned or failed) on the active trial run."""
+    mlflow.log_metrics({key: value for key, value in metrics.items() if np.isfinite(value)})
+    mlflow.set_tag("trial_state", state)
+    if reason:
+        mlflow.set_tag("fail_reason", reason[:5000])
+
+
+def log_study_summary(
+    best_value: float | None,
+    best_params: dict[str, Any],
+    trials: pd.DataFrame,
+    figures: dict[str, Any],
+    counts: dict[str, int],
+) -> None:
+    """Best value and params, the trials table and Optuna's figures, into the active run."""
+    if best_value is not None:
+        mlflow.log_metric("best_val_accuracy", best_value)
+        mlflow.log_params({f"best_{key}": value for key, value in best_params.items()})
+    mlflow.log_metrics({f"trials_{state}": count for state, count in counts.items()})
+    mlflow.log_text(trials.to_csv(index=False), "trials.csv")
+    for artifact, fig in figures.items():
+        _log_figure(fig, artifact)
+
+
+def trial_runs(experiment_id: str, study_name: str) -> pd.DataFrame:
+    """Every trial run of a study in the experiment, newest first."""
+    return mlflow.search_runs(
+        [experiment_id],
+        filter_string=f"tags.run_kind = '{RUN_KIND_TRIAL}' and tags.study_name = '{study_name}'",
+        order_by=["attributes.start_time DESC"],
+    )
