@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from benchmark.defaults import DEFAULT_STORAGE
+from benchmark.defaults import DEFAULT_EXPERIMENT, DEFAULT_STORAGE, DEFAULT_TRACKING_URI
 from benchmark.errors import BenchmarkError
 
 EXIT_USER_ERROR = 2
@@ -44,7 +44,7 @@ def _seed(text: str) -> int:
 
 
 def _add_tracking_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--experiment", default="cnn-benchmark", help="MLflow experiment name")
+    parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="MLflow experiment name")
     _add_tracking_uri_option(parser)
 
 
@@ -53,7 +53,7 @@ def _add_tracking_uri_option(parser: argparse.ArgumentParser) -> None:
         "--tracking-uri",
         default=None,
         help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
-        "sqlite:///mlflow.db in the working directory)",
+        f"{DEFAULT_TRACKING_URI} in the working directory)",
     )
 
 

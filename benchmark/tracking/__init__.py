@@ -4,6 +4,7 @@ Callers use `from benchmark import tracking` and `tracking.<name>`; the modules 
 the work by what it is about.
 """
 
+from benchmark.defaults import DEFAULT_EXPERIMENT, DEFAULT_TRACKING_URI
 from benchmark.tracking.artifacts import (
     PROBABILITIES_ARTIFACT,
     RUN_KIND_REPORT,
@@ -39,8 +40,6 @@ from benchmark.tracking.runs import (
     training_run,
 )
 from benchmark.tracking.store import (
-    DEFAULT_EXPERIMENT,
-    DEFAULT_TRACKING_URI,
     check_store,
     connect,
     resolve_tracking_uri,

@@ -14,10 +14,8 @@ from pathlib import Path
 import mlflow
 from mlflow.exceptions import MlflowException
 
+from benchmark.defaults import DEFAULT_TRACKING_URI
 from benchmark.errors import BenchmarkError
-
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-DEFAULT_EXPERIMENT = "cnn-benchmark"
 
 
 def resolve_tracking_uri(cli_value: str | None) -> str:
