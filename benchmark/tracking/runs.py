@@ -48,12 +48,21 @@ def find_finished_run(experiment_id: str, config: str) -> str | None:
 
 
 @contextlib.contextmanager
-def comparison_run(experiment_id: str, name: str, settings: dict[str, Any]) -> Iterator[str]:
-    """A parent run grouping one invocation's training runs; yields its run id."""
-    tags = {"run_kind": RUN_KIND_COMPARISON, **_process_tags()}
+def parent_run(
+    experiment_id: str, name: str, tags: dict[str, str], settings: dict[str, Any]
+) -> Iterator[str]:
+    """A top-level run with the process tags and each setting as a param; yields its run id."""
+    tags = {**tags, **_process_tags()}
     with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=tags) as run:
         mlflow.log_params({key: str(value) for key, value in settings.items()})
         yield run.info.run_id
+
+
+@contextlib.contextmanager
+def comparison_run(experiment_id: str, name: str, settings: dict[str, Any]) -> Iterator[str]:
+    """A parent run grouping one invocation's training runs; yields its run id."""
+    with parent_run(experiment_id, name, {"run_kind": RUN_KIND_COMPARISON}, settings) as run_id:
+        yield run_id
 
 
 @contextlib.contextmanager

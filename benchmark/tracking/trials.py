@@ -12,6 +12,7 @@ import pandas as pd
 
 from benchmark.tracking.artifacts import _log_figure
 from benchmark.tracking.processes import _process_tags
+from benchmark.tracking.runs import parent_run
 
 RUN_KIND_TUNING = "tuning"
 RUN_KIND_TRIAL = "trial"
@@ -22,18 +23,9 @@ def tuning_run(
     experiment_id: str, study_name: str, storage: str, arch: str, settings: dict[str, Any]
 ) -> Iterator[str]:
     """The parent run of one `tune` invocation, tagged with study and (password-free) storage."""
-    tags = {
-        "run_kind": RUN_KIND_TUNING,
-        "arch": arch,
-        "study_name": study_name,
-        "storage": storage,
-        **_process_tags(),
-    }
-    with mlflow.start_run(
-        experiment_id=experiment_id, run_name=f"tune-{study_name}", tags=tags
-    ) as run:
-        mlflow.log_params({key: str(value) for key, value in settings.items()})
-        yield run.info.run_id
+    tags = {"run_kind": RUN_KIND_TUNING, "arch": arch, "study_name": study_name, "storage": storage}
+    with parent_run(experiment_id, f"tune-{study_name}", tags, settings) as run_id:
+        yield run_id
 
 
 @contextlib.contextmanager
