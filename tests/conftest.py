@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +14,18 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let child processes take Ctrl-C even when pytest was started as a background job.
+
+    A non-interactive shell starts background jobs with SIGINT ignored, and an ignored signal
+    stays ignored in every child, so the tests that press Ctrl-C on `benchmark` would see it
+    run on. A handled signal is reset to the default in a child, which Python turns into
+    KeyboardInterrupt as in a terminal.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
