@@ -12,11 +12,9 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from architectures.registry import Architecture
-from benchmark import defaults
 from benchmark.data import Splits
 from benchmark.errors import BenchmarkError
 
-DEFAULT_STORAGE = defaults.DEFAULT_STORAGE  # defined where cli and suite read it without optuna
 HEARTBEAT_SECONDS = 10  # a running trial's liveness is written this often
 GRACE_HEARTBEATS = 3  # missed heartbeats before a running trial counts as dead
 RETRIES = 3  # times a dead worker's trial is re-queued

@@ -13,7 +13,7 @@ import pandas as pd
 import architectures
 from benchmark import champion, comparison, leaderboard, tracking
 from benchmark.data import Splits, load_splits
-from benchmark.defaults import DEFAULT_STORAGE
+from benchmark.defaults import DEFAULT_EXPERIMENT, DEFAULT_STORAGE
 from benchmark.errors import BenchmarkError
 from benchmark.progress import EpochProgress, duration
 from benchmark.runner import train_and_evaluate
@@ -33,7 +33,7 @@ class RunSettings:
     subset: int | None = None
     validation_fraction: float = 0.1
     early_stopping: bool | None = None  # None: on, unless --epochs fixes the epoch count
-    experiment: str = tracking.DEFAULT_EXPERIMENT
+    experiment: str = DEFAULT_EXPERIMENT
     tracking_uri: str | None = None
     force: bool = False
     output_dir: Path = field(default_factory=Path.cwd)

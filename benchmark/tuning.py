@@ -16,6 +16,7 @@ from optuna_integration import KerasPruningCallback
 import architectures
 from benchmark import studies, tracking, tune_worker
 from benchmark.data import Splits, load_splits
+from benchmark.defaults import DEFAULT_EXPERIMENT, DEFAULT_STORAGE
 from benchmark.errors import BenchmarkError
 from benchmark.progress import EpochProgress, duration
 from benchmark.runner import fit
@@ -34,7 +35,7 @@ class TuneSettings:
     arch: str
     trials: int = 20  # finished (complete or pruned) trials the study should reach
     timeout: float | None = None  # seconds after which no new trial starts
-    storage: str = studies.DEFAULT_STORAGE
+    storage: str = DEFAULT_STORAGE
     study_name: str | None = None
     pruner: str = "median"
     sampler: str = "tpe"
@@ -42,7 +43,7 @@ class TuneSettings:
     epochs: int | None = None  # most epochs per trial; None: the architecture's default
     subset: int | None = None
     seed: int = 0
-    experiment: str = tracking.DEFAULT_EXPERIMENT
+    experiment: str = DEFAULT_EXPERIMENT
     tracking_uri: str | None = None
     heartbeat_seconds: int = studies.HEARTBEAT_SECONDS
 

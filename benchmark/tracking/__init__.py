@@ -4,7 +4,6 @@ Callers use `from benchmark import tracking` and `tracking.<name>`; the modules 
 the work by what it is about.
 """
 
-from benchmark.defaults import DEFAULT_EXPERIMENT, DEFAULT_TRACKING_URI
 from benchmark.tracking.artifacts import (
     PROBABILITIES_ARTIFACT,
     RUN_KIND_REPORT,
@@ -59,8 +58,6 @@ from benchmark.tracking.trials import (
 __all__ = [
     "CHAMPION_ALIAS",
     "CHAMPION_URI",
-    "DEFAULT_EXPERIMENT",
-    "DEFAULT_TRACKING_URI",
     "DEFAULT_VARIANT",
     "PROBABILITIES_ARTIFACT",
     "REGISTERED_MODEL",
