@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 import optuna
 import pandas as pd
 from optuna.trial import TrialState
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from architectures.registry import Architecture
 from benchmark.data import Splits
@@ -18,6 +21,7 @@ from benchmark.errors import BenchmarkError
 HEARTBEAT_SECONDS = 10  # a running trial's liveness is written this often
 GRACE_HEARTBEATS = 3  # missed heartbeats before a running trial counts as dead
 RETRIES = 3  # times a dead worker's trial is re-queued
+SCHEMA_ATTEMPTS = 5  # tries to open a database that other workers are creating at once
 
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
@@ -59,21 +63,28 @@ def open_storage(
         engine_kwargs["connect_args"] = {"timeout": 60}  # seconds to wait for another writer
     elif url.startswith("postgresql"):
         engine_kwargs["connect_args"] = {"connect_timeout": 10}
-    try:
-        return optuna.storages.RDBStorage(
-            url,
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=heartbeat_seconds,
-            grace_period=GRACE_HEARTBEATS * heartbeat_seconds,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=RETRIES
-            ),
-        )
-    except Exception as error:  # bad URL, missing driver, refused connection, bad password
-        text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise BenchmarkError(
-            f"study storage {redact(url)} is unreachable or invalid: {text}"
-        ) from None
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=heartbeat_seconds,
+                grace_period=GRACE_HEARTBEATS * heartbeat_seconds,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                    max_retry=RETRIES
+                ),
+            )
+        except (IntegrityError, ProgrammingError):
+            # Workers started together on an empty database race to create its tables;
+            # the losers find them made on the next attempt.
+            if attempt == SCHEMA_ATTEMPTS - 1:
+                error_text = "its tables could not be created"
+                break
+            time.sleep(0.5 + random.random())
+        except Exception as error:  # bad URL, missing driver, refused connection, bad password
+            error_text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            break
+    raise BenchmarkError(f"study storage {redact(url)} is unreachable or invalid: {error_text}")
 
 
 def open_study(

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import optuna
@@ -17,7 +18,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
-from benchmark import leaderboard
+from benchmark import leaderboard, studies
 from benchmark.cli import EXIT_USER_ERROR, main
 
 TINY = ["--subset", "300", "--epochs", "2", "--experiment", "tune"]
@@ -292,6 +293,32 @@ def assert_one_run_per_finished_trial(uri: str, storage: str, study: str, trials
     ended = [int(r.data.tags["trial_number"]) for r in runs if r.data.tags.get("trial_state")]
     assert set(numbers) <= set(ended), "every finished trial has its MLflow run"
     assert len(ended) == len(set(ended)), "no trial number was run twice"
+
+
+def test_workers_opening_an_empty_database_at_once_all_connect(postgres) -> None:
+    # Each worker creates the tables it does not see; on PostgreSQL the losers of that race
+    # get a unique violation, which must not end them.
+    import psycopg
+
+    with psycopg.connect(postgres, autocommit=True) as connection:
+        connection.execute("CREATE DATABASE empty_at_start")
+    url = postgres.rsplit("/", 1)[0] + "/empty_at_start"
+    start = threading.Barrier(4)
+    errors: list[str] = []
+
+    def worker() -> None:
+        start.wait()
+        try:
+            studies.open_storage(url)
+        except Exception as error:
+            errors.append(str(error))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
 
 
 def test_two_workers_share_one_postgres_study(postgres, mlflow_server, tmp_path) -> None:
