@@ -11,7 +11,7 @@ from typing import Any
 
 import optuna
 import pandas as pd
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from architectures.registry import Architecture
@@ -169,27 +169,27 @@ def fail_stale(study: optuna.Study) -> None:
     optuna.storages.fail_stale_trials(study)
 
 
-def counts(study: optuna.Study) -> dict[str, int]:
-    """Trials per state, lower-case state names."""
+def counts(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> dict[str, int]:
+    """Trials per state, lower-case state names; `trials` saves reading them again."""
     found = {state.name.lower(): 0 for state in TrialState}
-    for trial in study.get_trials(deepcopy=False):
+    for trial in study.get_trials(deepcopy=False) if trials is None else trials:
         found[trial.state.name.lower()] += 1
     return found
 
 
 def summarize(study: optuna.Study) -> dict[str, Any]:
     """Counts, best trial, the trials table and epochs trained, for logging and printing."""
-    state_counts = counts(study)
-    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    trials = study.get_trials(deepcopy=False)  # one read serves counts, best and epochs
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
     best = max(complete, key=lambda t: t.value) if complete else None
     return {
         "study": study,
-        "counts": state_counts,
+        "counts": counts(study, trials),
         "best_value": best.value if best else None,
         "best_params": dict(best.params) if best else {},
         "best_number": best.number if best else None,
-        "epochs_trained": sum(int(t.user_attrs.get("epochs_trained", 0)) for t in study.trials),
-        "trials": study.trials_dataframe() if study.trials else pd.DataFrame(),
+        "epochs_trained": sum(int(t.user_attrs.get("epochs_trained", 0)) for t in trials),
+        "trials": study.trials_dataframe() if trials else pd.DataFrame(),
     }
 
 
