@@ -107,10 +107,17 @@ def open_study(
         "train_size": len(splits.x_train),
         "max_epochs": max_epochs,
     }
-    study = optuna.create_study(
-        study_name=name, storage=storage, direction="maximize", load_if_exists=True
-    )
-    found = study.user_attrs
+    try:  # exactly one of several workers starting together creates the study
+        study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=name, storage=storage)
+    else:
+        for key, value in wanted.items():
+            study.set_user_attr(key, value)
+        defaults = {key: arch.defaults[key] for key in _searched_keys(arch)}
+        study.enqueue_trial(defaults, user_attrs={"defaults": True})
+        return study
+    found = study.user_attrs  # empty while its creator is still writing them
     if found.get("arch", arch.name) != arch.name:
         raise BenchmarkError(
             f"study {name!r} belongs to architecture {found['arch']!r}, not {arch.name!r}; "
@@ -126,11 +133,6 @@ def open_study(
             f"study {name!r} was made with {', '.join(clashes)}; pass the same --subset and "
             "--epochs or another --study-name"
         )
-    if not found:
-        for key, value in wanted.items():
-            study.set_user_attr(key, value)
-        defaults = {key: arch.defaults[key] for key in _searched_keys(arch)}
-        study.enqueue_trial(defaults, user_attrs={"defaults": True}, skip_if_exists=True)
     return study
 
 

@@ -289,6 +289,8 @@ def assert_one_run_per_finished_trial(uri: str, storage: str, study: str, trials
     assert len(finished) == trials
     numbers = [t.number for t in finished]
     assert len(set(numbers)) == len(numbers)
+    defaults = [t.number for t in finished if t.user_attrs.get("defaults")]
+    assert len(defaults) == 1, f"the defaults ran once, not in trials {defaults}"
     runs = trial_runs(MlflowClient(uri), study)
     ended = [int(r.data.tags["trial_number"]) for r in runs if r.data.tags.get("trial_state")]
     assert set(numbers) <= set(ended), "every finished trial has its MLflow run"
