@@ -2,6 +2,7 @@
 
 # One import line per architecture: the order here is the order `list` prints.
 from architectures import (  # noqa: F401
+    augmented,
     basic,
     batchnorm,
     deeper,

@@ -16,7 +16,17 @@ ALL = architectures.names()
 
 
 def test_registry_holds_the_required_architectures() -> None:
-    required = {"basic", "deeper", "dropout", "batchnorm", "lenet5", "resnet", "separable", "mlp"}
+    required = {
+        "basic",
+        "deeper",
+        "dropout",
+        "batchnorm",
+        "lenet5",
+        "resnet",
+        "separable",
+        "mlp",
+        "augmented",
+    }
     assert required <= set(ALL)
     assert all(architectures.get(name).description for name in ALL)
 

@@ -170,7 +170,17 @@ def test_list_prints_names_and_parameter_counts(capsys) -> None:
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "121,994" in out
-    for name in ("basic", "deeper", "dropout", "batchnorm", "lenet5", "resnet", "separable", "mlp"):
+    for name in (
+        "basic",
+        "deeper",
+        "dropout",
+        "batchnorm",
+        "lenet5",
+        "resnet",
+        "separable",
+        "mlp",
+        "augmented",
+    ):
         assert name in out
 
 

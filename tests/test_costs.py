@@ -27,6 +27,23 @@ def test_basic_macs_match_a_hand_count() -> None:
     assert costs.count_macs(model) == hand
 
 
+def test_augmented_macs_count_strided_convolutions_and_skip_augmentation() -> None:
+    arch = architectures.get("augmented")
+    model = arch.build(arch.defaults, MNIST, 10)
+    hand = (
+        26 * 26 * 32 * (3 * 3 * 1)  # 3x3 valid on 28x28x1
+        + 24 * 24 * 32 * (3 * 3 * 32)  # 3x3 valid on 26x26x32
+        + 12 * 12 * 32 * (5 * 5 * 32)  # 5x5 stride 2, padding same, on 24x24x32
+        + 10 * 10 * 64 * (3 * 3 * 32)  # 3x3 valid on 12x12x32
+        + 8 * 8 * 64 * (3 * 3 * 64)  # 3x3 valid on 10x10x64
+        + 4 * 4 * 64 * (5 * 5 * 64)  # 5x5 stride 2, padding same, on 8x8x64
+        + 1024 * 128  # dense 128 on the flattened 4x4x64
+        + 128 * 10  # the classifier
+    )
+    assert hand == 15_162_752
+    assert costs.count_macs(model) == hand
+
+
 def test_separable_depthwise_grouped_and_dense_layers_are_counted() -> None:
     inputs = keras.Input((8, 8, 3))
     x = layers.SeparableConv2D(8, 3, padding="same", depth_multiplier=2)(inputs)

@@ -1,0 +1,89 @@
+"""Two blocks of three batch-norm convolutions, trained on shifted, rotated and zoomed digits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers
+
+from architectures.common import training_space
+from architectures.registry import register
+
+DEFAULTS: dict[str, Any] = {
+    "filters_1": 32,  # the three convolutions of the first block
+    "filters_2": 64,  # the three convolutions of the second block
+    "dense_units": 128,
+    "dropout": 0.4,  # fraction dropped after each block and after the dense layer
+    "shift": 0.1,  # largest random shift, as a fraction of the image side
+    "rotation": 0.028,  # largest random rotation, as a fraction of a full turn (10 degrees)
+    "zoom": 0.1,  # largest random zoom in or out, as a fraction of the image side
+    "epochs": 20,
+    "batch_size": 128,
+    "optimizer": "adam",
+    "learning_rate": 2e-3,
+    "lr_schedule": "cosine",  # decays to 1% over the planned epochs
+    "patience": 20,  # augmented training is noisy: let the cosine schedule finish
+}
+
+
+def search_space(trial: Any) -> dict[str, Any]:
+    """Optuna space over widths, dropout, augmentation strength and the training knobs."""
+    return {
+        "filters_1": trial.suggest_categorical("filters_1", [16, 32, 48]),
+        "filters_2": trial.suggest_categorical("filters_2", [32, 64, 96]),
+        "dense_units": trial.suggest_categorical("dense_units", [64, 128, 256]),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        "shift": trial.suggest_float("shift", 0.0, 0.15),
+        "rotation": trial.suggest_float("rotation", 0.0, 0.05),
+        "zoom": trial.suggest_float("zoom", 0.0, 0.15),
+        **training_space(trial, DEFAULTS),
+    }
+
+
+def _conv_bn(filters: int, kernel: int, strides: int, padding: str) -> list[keras.layers.Layer]:
+    """Conv without bias (batch norm's shift replaces it), then BN, then ReLU."""
+    return [
+        layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False),
+        layers.BatchNormalization(),
+        layers.Activation("relu"),
+    ]
+
+
+def _block(filters: int, dropout: float) -> list[keras.layers.Layer]:
+    """Two 3x3 convolutions, a strided 5x5 one in place of pooling, then dropout."""
+    return [
+        *_conv_bn(filters, 3, 1, "valid"),
+        *_conv_bn(filters, 3, 1, "valid"),
+        *_conv_bn(filters, 5, 2, "same"),
+        layers.Dropout(dropout),
+    ]
+
+
+def _augmentation(params: dict[str, Any]) -> list[keras.layers.Layer]:
+    """Random shift, rotation and zoom; Keras applies them in training only."""
+    return [
+        layers.RandomTranslation(params["shift"], params["shift"], fill_mode="constant"),
+        layers.RandomRotation(params["rotation"], fill_mode="constant"),
+        layers.RandomZoom(params["zoom"], params["zoom"], fill_mode="constant"),
+    ]
+
+
+@register("augmented", "six batch-norm convolutions trained on shifted, rotated, zoomed digits")
+def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """Augmentation, two blocks of 3x3, 3x3 and strided 5x5 Conv-BN-ReLU, a BN dense layer."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            *_augmentation(params),
+            *_block(params["filters_1"], params["dropout"]),
+            *_block(params["filters_2"], params["dropout"]),
+            layers.Flatten(),
+            layers.Dense(params["dense_units"], use_bias=False),
+            layers.BatchNormalization(),
+            layers.Activation("relu"),
+            layers.Dropout(params["dropout"]),
+            layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="augmented",
+    )
