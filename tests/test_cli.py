@@ -200,7 +200,7 @@ def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Completed
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "--arch", "nope"], "unknown architecture 'nope'; choose from: basic"),
+        (["run", "--arch", "nope"], "unknown architecture 'nope'; choose from: augmented, basic"),
         (["run", "--all", "--epochs", "0"], "--epochs: must be a positive whole number"),
         (["run", "--all", "--subset", "-5"], "--subset: must be a positive whole number"),
         (["run", "--all", "--subset", "ten"], "expected a whole number"),
