@@ -7,7 +7,7 @@ from typing import Any
 import keras
 from keras import layers
 
-from architectures.common import training_space
+from architectures.common import bn_head, conv_bn, training_space
 from architectures.registry import register
 
 DEFAULTS: dict[str, Any] = {
@@ -41,21 +41,12 @@ def search_space(trial: Any) -> dict[str, Any]:
     }
 
 
-def _conv_bn(filters: int, kernel: int, strides: int, padding: str) -> list[keras.layers.Layer]:
-    """Conv without bias (batch norm's shift replaces it), then BN, then ReLU."""
-    return [
-        layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False),
-        layers.BatchNormalization(),
-        layers.Activation("relu"),
-    ]
-
-
 def _block(filters: int, dropout: float) -> list[keras.layers.Layer]:
     """Two 3x3 convolutions, a strided 5x5 one in place of pooling, then dropout."""
     return [
-        *_conv_bn(filters, 3, 1, "valid"),
-        *_conv_bn(filters, 3, 1, "valid"),
-        *_conv_bn(filters, 5, 2, "same"),
+        *conv_bn(filters),
+        *conv_bn(filters),
+        *conv_bn(filters, kernel=5, strides=2, padding="same"),
         layers.Dropout(dropout),
     ]
 
@@ -78,12 +69,7 @@ def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int
             *_augmentation(params),
             *_block(params["filters_1"], params["dropout"]),
             *_block(params["filters_2"], params["dropout"]),
-            layers.Flatten(),
-            layers.Dense(params["dense_units"], use_bias=False),
-            layers.BatchNormalization(),
-            layers.Activation("relu"),
-            layers.Dropout(params["dropout"]),
-            layers.Dense(num_classes, activation="softmax"),
+            *bn_head(params["dense_units"], params["dropout"], num_classes),
         ],
         name="augmented",
     )

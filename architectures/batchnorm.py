@@ -7,7 +7,7 @@ from typing import Any
 import keras
 from keras import layers
 
-from architectures.common import training_space
+from architectures.common import bn_head, conv_bn, training_space
 from architectures.registry import register
 
 DEFAULTS: dict[str, Any] = {
@@ -37,32 +37,18 @@ def search_space(trial: Any) -> dict[str, Any]:
     }
 
 
-def _conv_bn(filters: int, padding: str) -> list[keras.layers.Layer]:
-    """Conv without bias (batch norm's shift replaces it), then BN, then ReLU."""
-    return [
-        layers.Conv2D(filters, 3, padding=padding, use_bias=False),
-        layers.BatchNormalization(),
-        layers.Activation("relu"),
-    ]
-
-
 @register("batchnorm", "the notebook CNN with batch normalisation after each layer")
 def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     """basic's layers with Conv-BN-ReLU blocks, a BN dense layer and head dropout."""
     return keras.Sequential(
         [
             keras.Input(shape=input_shape),
-            *_conv_bn(params["filters_1"], "same"),
+            *conv_bn(params["filters_1"], padding="same"),
             layers.MaxPooling2D(2),
-            *_conv_bn(params["filters_2"], "valid"),
+            *conv_bn(params["filters_2"]),
             layers.MaxPooling2D(2),
-            *_conv_bn(params["filters_3"], "valid"),
-            layers.Flatten(),
-            layers.Dense(params["dense_units"], use_bias=False),
-            layers.BatchNormalization(),
-            layers.Activation("relu"),
-            layers.Dropout(params["dense_dropout"]),
-            layers.Dense(num_classes, activation="softmax"),
+            *conv_bn(params["filters_3"]),
+            *bn_head(params["dense_units"], params["dense_dropout"], num_classes),
         ],
         name="batchnorm",
     )

@@ -1,8 +1,11 @@
-"""Pieces the architecture modules share: the training part of every search space."""
+"""Pieces the architecture modules share: the training part of every search space, BN blocks."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import keras
+from keras import layers
 
 # Optimizers the runner knows how to build (benchmark.runner.make_optimizer).
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -18,3 +21,26 @@ def training_space(trial: Any, defaults: dict[str, Any]) -> dict[str, Any]:
         "epochs": defaults["epochs"],
         "patience": defaults["patience"],
     }
+
+
+def conv_bn(
+    filters: int, kernel: int = 3, strides: int = 1, padding: str = "valid"
+) -> list[keras.layers.Layer]:
+    """Conv without bias (batch norm's shift replaces it), then BN, then ReLU."""
+    return [
+        layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False),
+        layers.BatchNormalization(),
+        layers.Activation("relu"),
+    ]
+
+
+def bn_head(units: int, dropout: float, num_classes: int) -> list[keras.layers.Layer]:
+    """Flatten, a BN-ReLU dense layer without bias, dropout, then the softmax classifier."""
+    return [
+        layers.Flatten(),
+        layers.Dense(units, use_bias=False),
+        layers.BatchNormalization(),
+        layers.Activation("relu"),
+        layers.Dropout(dropout),
+        layers.Dense(num_classes, activation="softmax"),
+    ]

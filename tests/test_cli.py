@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+import architectures
 from benchmark import leaderboard
 from benchmark.cli import EXIT_USER_ERROR, main
 
@@ -170,17 +171,7 @@ def test_list_prints_names_and_parameter_counts(capsys) -> None:
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "121,994" in out
-    for name in (
-        "basic",
-        "deeper",
-        "dropout",
-        "batchnorm",
-        "lenet5",
-        "resnet",
-        "separable",
-        "mlp",
-        "augmented",
-    ):
+    for name in architectures.names():
         assert name in out
 
 
