@@ -63,7 +63,7 @@ def open_storage(
         engine_kwargs["connect_args"] = {"timeout": 60}  # seconds to wait for another writer
     elif url.startswith("postgresql"):
         engine_kwargs["connect_args"] = {"connect_timeout": 10}
-    for attempt in range(SCHEMA_ATTEMPTS):
+    for attempt in range(1, SCHEMA_ATTEMPTS + 1):
         try:
             return optuna.storages.RDBStorage(
                 url,
@@ -74,17 +74,21 @@ def open_storage(
                     max_retry=RETRIES
                 ),
             )
-        except (IntegrityError, ProgrammingError):
+        except (IntegrityError, ProgrammingError) as error:
             # Workers started together on an empty database race to create its tables;
             # the losers find them made on the next attempt.
-            if attempt == SCHEMA_ATTEMPTS - 1:
-                error_text = "its tables could not be created"
-                break
+            if attempt == SCHEMA_ATTEMPTS:
+                raise _unreachable(url, error) from None
             time.sleep(0.5 + random.random())
         except Exception as error:  # bad URL, missing driver, refused connection, bad password
-            error_text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-            break
-    raise BenchmarkError(f"study storage {redact(url)} is unreachable or invalid: {error_text}")
+            raise _unreachable(url, error) from None
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _unreachable(url: str, error: Exception) -> BenchmarkError:
+    """The one-line error for a storage that could not be opened, password hidden."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+    return BenchmarkError(f"study storage {redact(url)} is unreachable or invalid: {text}")
 
 
 def open_study(

@@ -306,12 +306,13 @@ def test_workers_opening_an_empty_database_at_once_all_connect(postgres) -> None
         connection.execute("CREATE DATABASE empty_at_start")
     url = postgres.rsplit("/", 1)[0] + "/empty_at_start"
     start = threading.Barrier(4)
+    opened: list[object] = []
     errors: list[str] = []
 
     def worker() -> None:
         start.wait()
         try:
-            studies.open_storage(url)
+            opened.append(studies.open_storage(url))
         except Exception as error:
             errors.append(str(error))
 
@@ -321,6 +322,7 @@ def test_workers_opening_an_empty_database_at_once_all_connect(postgres) -> None
     for thread in threads:
         thread.join(timeout=120)
     assert errors == []
+    assert len(opened) == 4, "a worker was still opening the storage after 2 minutes"
 
 
 def test_two_workers_share_one_postgres_study(postgres, mlflow_server, tmp_path) -> None:
