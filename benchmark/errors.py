@@ -3,3 +3,9 @@
 
 class BenchmarkError(Exception):
     """A problem the user can fix; the CLI prints its message as one line and exits non-zero."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message, for a one-line report; its repr when it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else repr(error)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from architectures.registry import Architecture
 from benchmark.data import Splits
-from benchmark.errors import BenchmarkError
+from benchmark.errors import BenchmarkError, first_line
 
 HEARTBEAT_SECONDS = 10  # a running trial's liveness is written this often
 GRACE_HEARTBEATS = 3  # missed heartbeats before a running trial counts as dead
@@ -87,8 +87,9 @@ def open_storage(
 
 def _unreachable(url: str, error: Exception) -> BenchmarkError:
     """The one-line error for a storage that could not be opened, password hidden."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-    return BenchmarkError(f"study storage {redact(url)} is unreachable or invalid: {text}")
+    return BenchmarkError(
+        f"study storage {redact(url)} is unreachable or invalid: {first_line(error)}"
+    )
 
 
 def open_study(

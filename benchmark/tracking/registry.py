@@ -12,18 +12,13 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from benchmark.errors import BenchmarkError
+from benchmark.errors import BenchmarkError, first_line
 from benchmark.tracking.reading import training_runs
 from benchmark.tracking.store import check_store
 
 REGISTERED_MODEL = "cnn-benchmark-mnist"
 CHAMPION_ALIAS = "champion"
 CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}"
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else repr(error)
 
 
 def _champion_version(client: MlflowClient) -> ModelVersion | None:
@@ -47,7 +42,7 @@ def champion_candidates(experiment_id: str) -> pd.DataFrame:
         current = _champion_version(MlflowClient())
     except MlflowException as error:
         raise BenchmarkError(
-            f"reading the champion from {mlflow.get_tracking_uri()} failed: {_first_line(error)}"
+            f"reading the champion from {mlflow.get_tracking_uri()} failed: {first_line(error)}"
         ) from None
     if current is None or not current.run_id or current.run_id in set(runs.get("run_id", [])):
         return runs
@@ -95,7 +90,7 @@ def register_champion(run_id: str, tags: dict[str, str]) -> tuple[int, str]:
         client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, version)
     except MlflowException as error:
         raise BenchmarkError(
-            f"registering the champion in {mlflow.get_tracking_uri()} failed: {_first_line(error)}"
+            f"registering the champion in {mlflow.get_tracking_uri()} failed: {first_line(error)}"
         ) from None
     return int(version), outcome
 
@@ -112,6 +107,6 @@ def load_model(tracking_uri: str, model_uri: str = CHAMPION_URI) -> keras.Model:
                 f"no champion model in {tracking_uri} yet; run 'python -m benchmark run --all' "
                 f"first (it registers the best run as {CHAMPION_URI}) or pass --tracking-uri"
             ) from None
-        raise BenchmarkError(f"could not load model {model_uri}: {_first_line(error)}") from None
+        raise BenchmarkError(f"could not load model {model_uri}: {first_line(error)}") from None
     except Exception as error:  # a broken store or artifact is the user's setup to fix
-        raise BenchmarkError(f"could not load model {model_uri}: {_first_line(error)}") from None
+        raise BenchmarkError(f"could not load model {model_uri}: {first_line(error)}") from None

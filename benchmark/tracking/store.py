@@ -15,7 +15,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 
 from benchmark.defaults import DEFAULT_TRACKING_URI
-from benchmark.errors import BenchmarkError
+from benchmark.errors import BenchmarkError, first_line
 
 
 def resolve_tracking_uri(cli_value: str | None) -> str:
@@ -41,9 +41,9 @@ def connect(tracking_uri: str, experiment: str, create: bool = True) -> str:
             if found is None and create:
                 return _create_experiment(experiment)
         except Exception as error:  # any store failure is the user's setup to fix
-            text = str(error).strip()
-            first_line = text.splitlines()[0] if text else repr(error)
-            raise BenchmarkError(f"tracking store {tracking_uri} failed: {first_line}") from None
+            raise BenchmarkError(
+                f"tracking store {tracking_uri} failed: {first_line(error)}"
+            ) from None
     if found is None:
         raise BenchmarkError(
             f"no experiment {experiment!r} in {tracking_uri}; run "
