@@ -11,12 +11,14 @@ from typing import Any
 import pandas as pd
 
 import architectures
-from benchmark import champion, comparison, leaderboard, tracking
-from benchmark.data import Splits, load_splits
-from benchmark.defaults import DEFAULT_EXPERIMENT, DEFAULT_STORAGE
+from benchmark import tracking
+from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError
-from benchmark.progress import EpochProgress, duration
-from benchmark.runner import train_and_evaluate
+from benchmark.results import champion, leaderboard
+from benchmark.results import significance as comparison
+from benchmark.settings import DEFAULT_EXPERIMENT, DEFAULT_STORAGE
+from benchmark.training.progress import EpochProgress, duration
+from benchmark.training.runner import train_and_evaluate
 
 SPLIT_SEED = 0  # the validation split is the same for every run, whatever --seed says
 TARGET_ACCURACY = 0.99  # validation accuracy whose first epoch time_to_target reports
@@ -178,7 +180,7 @@ def _tuned_params(
     """With --params best: each architecture's best trial params and the tags naming it."""
     if settings.params != "best":
         return {}
-    from benchmark import studies
+    from benchmark.tuning import studies
 
     found = {}
     for name in settings.archs:

@@ -19,7 +19,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import architectures  # noqa: E402
-from benchmark.catalog import INPUT_SHAPE, NUM_CLASSES  # noqa: E402
+from benchmark.cli.catalog import INPUT_SHAPE, NUM_CLASSES  # noqa: E402
 
 
 def median_ms(call: object, x: np.ndarray, repeats: int) -> float:

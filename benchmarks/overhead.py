@@ -22,9 +22,9 @@ import keras  # noqa: E402
 import architectures  # noqa: E402
 from benchmark import tracking  # noqa: E402
 from benchmark.cli import main  # noqa: E402
-from benchmark.data import load_splits, to_model_input  # noqa: E402
-from benchmark.runner import build_model  # noqa: E402
+from benchmark.data.splits import load_splits, to_model_input  # noqa: E402
 from benchmark.suite import SPLIT_SEED  # noqa: E402
+from benchmark.training.runner import build_model  # noqa: E402
 
 
 def bare_fit(epochs: int) -> float:

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark import mnist as mnist_module  # aliased: `mnist` is the fixture below
-from benchmark.mnist import load_mnist
+from benchmark.data import mnist as mnist_module  # aliased: `mnist` is the fixture below
+from benchmark.data.mnist import load_mnist
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -59,7 +59,7 @@ def no_sources(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def tiny_splits():
     """300 training images (stratified), real MNIST, loaded once per test session."""
-    from benchmark.data import load_splits
+    from benchmark.data.splits import load_splits
 
     return load_splits(subset=300, seed=0, log=lambda line: None)
 

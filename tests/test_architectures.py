@@ -8,8 +8,8 @@ import pytest
 
 import architectures
 from architectures.registry import register
-from benchmark.data import to_model_input
-from benchmark.runner import build_model
+from benchmark.data.splits import to_model_input
+from benchmark.training.runner import build_model
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 ALL = architectures.names()

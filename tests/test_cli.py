@@ -14,8 +14,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 import architectures
-from benchmark import leaderboard
 from benchmark.cli import EXIT_USER_ERROR, main
+from benchmark.results import leaderboard
 
 SMOKE = ["--subset", "300", "--epochs", "1", "--experiment", "smoke"]
 ARTIFACTS = {
@@ -117,7 +117,7 @@ def test_each_architecture_is_a_tracked_child_run(smoke) -> None:
 def test_logged_model_loads_and_predicts(smoke, tiny_splits) -> None:
     import mlflow
 
-    from benchmark.data import to_model_input
+    from benchmark.data.splits import to_model_input
 
     _, uri, _ = smoke
     mlflow.set_tracking_uri(uri)

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark import comparison, leaderboard, stats
+from benchmark.results import leaderboard, stats
+from benchmark.results import significance as comparison
 
 LABELS = np.arange(20) % 10
 

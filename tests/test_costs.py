@@ -8,7 +8,7 @@ import pytest
 from keras import layers
 
 import architectures
-from benchmark import costs
+from benchmark.training import costs
 
 MNIST = (28, 28, 1)
 

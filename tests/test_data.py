@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from benchmark.data import Splits, load_splits, make_splits, to_model_input
+from benchmark.data.splits import Splits, load_splits, make_splits, to_model_input
 from benchmark.errors import BenchmarkError
 
 if TYPE_CHECKING:  # only the annotations use it; pytest supplies the `mnist` fixture

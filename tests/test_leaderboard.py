@@ -12,8 +12,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 from scipy.stats import binomtest
 
-from benchmark import leaderboard, tracking
+from benchmark import tracking
 from benchmark.cli import main
+from benchmark.results import leaderboard
 
 SMOKE = ["--subset", "300", "--epochs", "1", "--experiment", "seeds"]
 RUN = ["run", "--arch", "basic", "mlp", "--seeds", "2", "--ensemble", *SMOKE]

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from benchmark import mnist as mnist_module  # aliased: `mnist` is the fixture in conftest.py
-from benchmark.errors import BenchmarkError
-from benchmark.mnist import (
+from benchmark.data import mnist as mnist_module  # aliased: `mnist` is the fixture in conftest.py
+from benchmark.data.mnist import (
     MNIST_TEST_SHA256,
     MNIST_TRAIN_SHA256,
     TEST_CLASS_COUNTS,
@@ -27,6 +26,7 @@ from benchmark.mnist import (
     load_mnist,
     restricted_loads,
 )
+from benchmark.errors import BenchmarkError
 
 if TYPE_CHECKING:  # only the annotations use it; pytest supplies the `mnist` fixture
     from tests.conftest import Loaded

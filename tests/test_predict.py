@@ -15,9 +15,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 from PIL import Image, ImageDraw
 
-from benchmark import champion, tracking
+from benchmark import tracking
 from benchmark.cli import EXIT_USER_ERROR, main
-from benchmark.images import read_digit
+from benchmark.data.images import read_digit
+from benchmark.results import champion
 
 SMOKE = ["--subset", "300", "--epochs", "1", "--experiment", "smoke"]
 NAME = tracking.REGISTERED_MODEL
@@ -216,7 +217,7 @@ def test_an_inverted_upscaled_mnist_digit_comes_back_as_itself(
 def test_the_model_predicts_round_tripped_digits_like_the_originals(
     trained, mnist_files, tiny_splits
 ) -> None:
-    from benchmark.data import to_model_input
+    from benchmark.data.splits import to_model_input
 
     _, uri, _, _ = trained
     model = tracking.load_model(uri)

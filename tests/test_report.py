@@ -16,9 +16,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
-from benchmark import leaderboard, report, tracking
+from benchmark import tracking
 from benchmark.cli import EXIT_USER_ERROR, main
-from benchmark.report_pareto import pareto_front
+from benchmark.report import page as report
+from benchmark.report.pareto import pareto_front
+from benchmark.results import leaderboard
 
 SMOKE = ["--subset", "300", "--epochs", "1", "--experiment", "smoke"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmark import stats
+from benchmark.results import stats
 
 
 def test_mean_ci_is_a_student_t_interval() -> None:

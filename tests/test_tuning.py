@@ -18,8 +18,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
-from benchmark import leaderboard, studies
 from benchmark.cli import EXIT_USER_ERROR, main
+from benchmark.results import leaderboard
+from benchmark.tuning import studies
 
 TINY = ["--subset", "300", "--epochs", "2", "--experiment", "tune"]
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -172,7 +173,7 @@ def test_processes_starting_on_one_new_store_do_not_break_its_creation(tmp_path)
 
 def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(tiny_splits, store) -> None:
     from benchmark import tracking
-    from benchmark.tuning import Objective, TuneSettings
+    from benchmark.tuning.search import Objective, TuneSettings
 
     settings = TuneSettings(arch="mlp", trials=10, epochs=3, storage=f"{store}x")
     experiment_id = tracking.connect(store, "tune")

@@ -1,4 +1,4 @@
-"""The only package that speaks to MLflow: stores, runs, params, metrics and artifacts.
+"""The only package that speaks to MLflow: stores, runs, artifacts; imports training, data.
 
 Callers use `from benchmark import tracking` and `tracking.<name>`; the modules below split
 the work by what it is about.

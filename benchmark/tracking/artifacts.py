@@ -16,9 +16,9 @@ from mlflow.models import ModelSignature
 from mlflow.types import Schema, TensorSpec
 from sklearn.metrics import classification_report, confusion_matrix
 
-from benchmark import plots
-from benchmark.runner import TrainingResult
+from benchmark.tracking import plots
 from benchmark.tracking.processes import _process_tags
+from benchmark.training.runner import TrainingResult
 
 PROBABILITIES_ARTIFACT = "test_probabilities.npz"
 RUN_KIND_REPORT = "report"
@@ -156,7 +156,7 @@ def log_comparison(
     metrics: dict[str, float] | None = None,
 ) -> None:
     """Write leaderboard.csv/.md to `folder`, log them, the overlay and `metrics` to the run."""
-    from benchmark.leaderboard import to_markdown
+    from benchmark.results.leaderboard import to_markdown
 
     if metrics:
         mlflow.log_metrics(metrics)

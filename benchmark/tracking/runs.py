@@ -14,7 +14,7 @@ import mlflow
 import numpy as np
 from mlflow.tracking import MlflowClient
 
-from benchmark.data import Splits
+from benchmark.data.splits import Splits
 from benchmark.tracking.processes import _process_tags
 
 RUN_KIND_TRAINING = "training"

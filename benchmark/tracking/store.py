@@ -14,8 +14,8 @@ from pathlib import Path
 import mlflow
 from mlflow.exceptions import MlflowException
 
-from benchmark.defaults import DEFAULT_TRACKING_URI
 from benchmark.errors import BenchmarkError, first_line
+from benchmark.settings import DEFAULT_TRACKING_URI
 
 
 def resolve_tracking_uri(cli_value: str | None) -> str:

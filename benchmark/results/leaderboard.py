@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmark import comparison, stats, tracking
+from benchmark import tracking
+from benchmark.results import significance as comparison
+from benchmark.results import stats
 
 # Per-run column -> MLflow run column it comes from (see runs_frame).
 RUN_SOURCES = {

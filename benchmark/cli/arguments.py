@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmark.defaults import DEFAULT_EXPERIMENT, DEFAULT_STORAGE, DEFAULT_TRACKING_URI
+from benchmark.settings import DEFAULT_EXPERIMENT, DEFAULT_STORAGE, DEFAULT_TRACKING_URI
 
 EXIT_USER_ERROR = 2  # a bad command line; cli exits with it for every other user error too
 DEFAULT_ENSEMBLE_K = 5  # members of the --ensemble row

@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 
-from benchmark.arguments import DEFAULT_ENSEMBLE_K, EXIT_USER_ERROR, build_parser
+from benchmark.cli.arguments import DEFAULT_ENSEMBLE_K, EXIT_USER_ERROR, build_parser
 from benchmark.errors import BenchmarkError
 
 EXIT_INTERRUPTED = 130
@@ -73,12 +73,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     # Wide lines in logs and pipes, where rich would otherwise wrap at 80 columns.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     if args.command == "list":
-        from benchmark.catalog import architecture_table
+        from benchmark.cli.catalog import architecture_table
 
         console.print(architecture_table())
         return 0
     if args.command == "leaderboard":
-        from benchmark import leaderboard, tracking
+        from benchmark import tracking
+        from benchmark.results import leaderboard
 
         uri = tracking.resolve_tracking_uri(args.tracking_uri)
         experiment_id = tracking.connect(uri, args.experiment, create=False)
@@ -96,7 +97,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _tune(args: argparse.Namespace, console: object) -> int:
-    from benchmark.tuning import TuneSettings, tune
+    from benchmark.tuning.search import TuneSettings, tune
 
     settings = TuneSettings(
         arch=args.arch,
@@ -119,7 +120,8 @@ def _tune(args: argparse.Namespace, console: object) -> int:
 
 
 def _report(args: argparse.Namespace, console: object) -> int:
-    from benchmark import report, tracking
+    from benchmark import tracking
+    from benchmark.report import page as report
 
     uri = tracking.resolve_tracking_uri(args.tracking_uri)
     experiment_id = tracking.connect(uri, args.experiment, create=False)
@@ -137,7 +139,7 @@ def _report(args: argparse.Namespace, console: object) -> int:
 
 def _run(args: argparse.Namespace, console: object) -> int:
     import architectures
-    from benchmark import leaderboard
+    from benchmark.results import leaderboard
     from benchmark.suite import RunSettings, run_suite
 
     settings = RunSettings(
@@ -163,7 +165,7 @@ def _run(args: argparse.Namespace, console: object) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     """Print one line per readable image; report unreadable ones and exit 2 if there were any."""
-    from benchmark import predict
+    from benchmark.serving import predict
 
     paths, images, errors = predict.read_digits(args.images)
     for error in errors:

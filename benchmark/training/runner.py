@@ -12,9 +12,9 @@ import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 
 from architectures.registry import Architecture
-from benchmark import costs
-from benchmark.data import Splits, to_model_input
+from benchmark.data.splits import Splits, to_model_input
 from benchmark.errors import BenchmarkError
+from benchmark.training import costs
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 

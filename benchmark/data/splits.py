@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from benchmark.data.mnist import load_mnist
 from benchmark.errors import BenchmarkError
-from benchmark.mnist import load_mnist
 
 
 @dataclass(frozen=True)

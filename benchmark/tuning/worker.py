@@ -22,7 +22,8 @@ def main(
     _import_tensorflow_quietly()
     import optuna
 
-    from benchmark import tracking, tuning
+    from benchmark import tracking
+    from benchmark.tuning import search as tuning
 
     tracking.use_store(tracking_uri)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures: one line of ours

@@ -15,7 +15,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from architectures.registry import Architecture
-from benchmark.data import Splits
+from benchmark.data.splits import Splits
 from benchmark.errors import BenchmarkError, first_line
 
 HEARTBEAT_SECONDS = 10  # a running trial's liveness is written this often

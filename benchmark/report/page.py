@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark import leaderboard, report_data, tracking
-from benchmark import report_figures as figures
+from benchmark import tracking
 from benchmark.errors import BenchmarkError
-from benchmark.report_pareto import pareto_figure
+from benchmark.report import data as report_data
+from benchmark.report import figures
+from benchmark.report.pareto import pareto_figure
+from benchmark.results import leaderboard
 
 MISTAKES_SHOWN = 60
 SECTIONS = {  # id -> heading, in page order

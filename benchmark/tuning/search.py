@@ -14,13 +14,15 @@ import optuna
 from optuna_integration import KerasPruningCallback
 
 import architectures
-from benchmark import studies, tracking, tune_worker
-from benchmark.data import Splits, load_splits
-from benchmark.defaults import DEFAULT_EXPERIMENT, DEFAULT_STORAGE
+from benchmark import tracking
+from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError
-from benchmark.progress import EpochProgress, duration
-from benchmark.runner import fit
+from benchmark.settings import DEFAULT_EXPERIMENT, DEFAULT_STORAGE
 from benchmark.suite import SPLIT_SEED
+from benchmark.training.progress import EpochProgress, duration
+from benchmark.training.runner import fit
+from benchmark.tuning import studies
+from benchmark.tuning import worker as tune_worker
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "hyperband", "none")

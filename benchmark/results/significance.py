@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark import stats
+from benchmark.results import stats
 
 ALPHA = 0.05  # family-wise error rate of the Holm-adjusted comparisons with the leader
 ENSEMBLE = "ensemble"

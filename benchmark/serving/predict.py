@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.data.images import MNIST_SIZE, read_digit
 from benchmark.errors import BenchmarkError
-from benchmark.images import MNIST_SIZE, read_digit
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,9 @@ def read_digits(paths: list[str]) -> tuple[list[str], np.ndarray, list[str]]:
 
 def classify(model: Any, paths: list[str], images: np.ndarray) -> list[Prediction]:
     """The model's most probable digit and its probability for each image."""
-    from benchmark.data import to_model_input  # data imports scikit-learn: only when predicting
+    from benchmark.data.splits import (
+        to_model_input,  # data imports scikit-learn: only when predicting
+    )
 
     expected = (MNIST_SIZE, MNIST_SIZE, 1)
     if tuple(model.input_shape[1:]) != expected:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import tracking
-from benchmark.data import load_splits, to_model_input
+from benchmark.data.splits import load_splits, to_model_input
 from benchmark.errors import BenchmarkError
 
 DEFAULT_VARIANT = "default"  # the variant of runs logged without a tags.variant

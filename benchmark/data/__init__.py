@@ -1,0 +1,1 @@
+"""Data sets: obtain, verify, cache and split them, read images; imports settings, errors."""

@@ -1,0 +1,1 @@
+"""The read side: runs as one table, leaderboard, significance, champion; imports tracking."""

@@ -1,0 +1,1 @@
+"""Classifying image files with a registered model; imports data and tracking."""

@@ -1,0 +1,1 @@
+"""Training and evaluating one model, its costs and progress; imports data, never MLflow."""
