@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, ProgrammingError
 from architectures.registry import Architecture
 from benchmark.data.splits import Splits
 from benchmark.errors import BenchmarkError, first_line
+from benchmark.redaction import redact_text, redact_url
 
 HEARTBEAT_SECONDS = 10  # a running trial's liveness is written this often
 GRACE_HEARTBEATS = 3  # missed heartbeats before a running trial counts as dead
@@ -32,14 +33,8 @@ def default_study_name(arch: str, dataset: str = "mnist") -> str:
 
 
 def redact(url: str) -> str:
-    """The storage URL with any password replaced by ***."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    """The storage URL with any password (userinfo or query) replaced by ***."""
+    return redact_url(url)
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -88,7 +83,8 @@ def open_storage(
 def _unreachable(url: str, error: Exception) -> BenchmarkError:
     """The one-line error for a storage that could not be opened, password hidden."""
     return BenchmarkError(
-        f"study storage {redact(url)} is unreachable or invalid: {first_line(error)}"
+        f"study storage {redact(url)} is unreachable or invalid: "
+        + redact_text(first_line(error), url)
     )
 
 
