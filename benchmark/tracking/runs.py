@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from benchmark.data.splits import Splits
 from benchmark.tracking.processes import _process_tags
+from benchmark.training import hardware
 
 RUN_KIND_TRAINING = "training"
 RUN_KIND_COMPARISON = "comparison"
@@ -85,6 +86,7 @@ def training_run(
         "variant": variant,
         "config_hash": config,
         "dataset_digest": splits.digest,
+        **hardware.fingerprint(),  # which machine the timings of this run come from
         **_process_tags(),
         **(extra_tags or {}),
     }

@@ -1,0 +1,98 @@
+"""Which machine a timing came from: CPU model, cores, vector flags, GPU, oneDNN, precision."""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+from pathlib import Path
+
+# CPU flags that decide how fast convolutions run here (as /proc/cpuinfo spells them).
+RELEVANT_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
+NO_GPU = "none"
+
+
+@functools.cache
+def cpu_info(path: str = "/proc/cpuinfo") -> tuple[str, frozenset[str]]:
+    """(model name, flags) of the first CPU; the platform's processor string elsewhere."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return platform.processor() or platform.machine() or "unknown", frozenset()
+    model, flags = "", frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and not model:
+            model = value.strip()
+        elif key in ("flags", "Features") and not flags:  # "Features" on Arm
+            flags = frozenset(value.split())
+    return model or platform.machine() or "unknown", flags
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (the affinity mask, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def gpus() -> list[tuple[str, str]]:
+    """(device name, compute capability "8.0" or "") of every GPU TensorFlow sees."""
+    import tensorflow as tf
+
+    found = []
+    for device in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(device)
+        capability = details.get("compute_capability")
+        found.append(
+            (
+                str(details.get("device_name", device.name)),
+                ".".join(map(str, capability)) if capability else "",
+            )
+        )
+    return found
+
+
+def onednn_enabled() -> bool:
+    """TensorFlow uses oneDNN on x86 Linux unless TF_ENABLE_ONEDNN_OPTS=0 switches it off."""
+    setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    if setting is not None:
+        return setting.strip().lower() not in ("0", "false", "off")
+    return platform.machine().lower() in ("x86_64", "amd64")
+
+
+def native_bfloat16() -> bool:
+    """Whether the hardware computes bfloat16 natively: avx512_bf16 or AMX, or a GPU of 8.0+."""
+    _, flags = cpu_info()
+    if flags & {"avx512_bf16", "amx_bf16"}:
+        return True
+    return any(_major(capability) >= 8 for _, capability in gpus())
+
+
+def _major(capability: str) -> int:
+    return int(capability.split(".")[0]) if capability else 0
+
+
+def fingerprint(precision: str | None = None) -> dict[str, str]:
+    """Run tags naming the machine: `machine` in one line, then its parts."""
+    model, flags = cpu_info()
+    cores = cpu_cores()
+    devices = gpus()
+    gpu = ", ".join(name for name, _ in devices) or NO_GPU
+    if precision is None:
+        import keras
+
+        precision = keras.mixed_precision.global_policy().name
+    machine = f"{model} ({cores} cores)" + ("" if gpu == NO_GPU else f", {gpu}")
+    return {
+        "machine": machine,
+        "cpu_model": model,
+        "cpu_cores": str(cores),
+        "cpu_flags": ",".join(flag for flag in RELEVANT_FLAGS if flag in flags) or "none",
+        "gpu": gpu,
+        "gpu_compute_capability": ",".join(cap for _, cap in devices if cap) or "none",
+        "onednn": "on" if onednn_enabled() else "off",
+        "precision": precision,
+    }
