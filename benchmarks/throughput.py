@@ -1,0 +1,168 @@
+"""Seconds per training epoch under each execution setting, as ratios against plain float32 fit.
+
+Every (architecture, setting, repeat) trains in a fresh child process, because TensorFlow's
+thread pools and Keras' dtype policy are fixed once a process has used them. Each child trains
+the architecture's default model on the full MNIST training split (54,000 images, validation
+on 6,000 after every epoch) and reports each epoch's seconds; the first epoch (tracing and
+warm-up) is left out. The table gives the median and the minimum over the later epochs of all
+repeats, and the ratio of the baseline's median to the setting's median (above 1 = faster).
+
+    uv run python benchmarks/throughput.py                       # basic and augmented
+    uv run python benchmarks/throughput.py --arch basic --epochs 4 --repeats 3
+
+Settings: `float32` (numpy arrays into model.fit: the baseline, what `run` does today),
+`tf.data` (from_tensor_slices, shuffle, batch, prefetch), `threads` (intra-op threads = cores,
+inter-op 1), `steps/exec 16` (steps_per_execution=16), `bfloat16` (Keras mixed_bfloat16; only
+where the hardware computes bfloat16 natively, unless --emulated-bf16), and `jit` with --jit.
+It runs unchanged on a GPU machine (the header names the GPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SETTINGS = ("float32", "tf.data", "threads", "steps/exec 16", "bfloat16", "jit")
+TRAIN_SIZE, VAL_SIZE = 54_000, 6_000
+
+
+def child(arch_name: str, setting: str, epochs: int, train_size: int = TRAIN_SIZE) -> None:
+    """Train once under one setting and print {"epoch_seconds": [...]} as the last line."""
+    import tensorflow as tf
+
+    if setting == "threads":
+        tf.config.threading.set_intra_op_parallelism_threads(len(os.sched_getaffinity(0)))
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    import keras
+    import numpy as np
+
+    import architectures
+    from benchmark.data.mnist import load_mnist
+    from benchmark.training.runner import make_optimizer
+
+    if setting == "bfloat16":
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    x_train, y_train, _, _ = load_mnist()
+    x = (x_train.astype("float32") / 255.0)[..., None]
+    x_fit, y_fit = x[:train_size], y_train[:train_size]
+    x_val, y_val = x[TRAIN_SIZE : TRAIN_SIZE + VAL_SIZE], y_train[TRAIN_SIZE:][:VAL_SIZE]
+    arch = architectures.get(arch_name)
+    params = dict(arch.defaults)
+    keras.utils.set_random_seed(0)
+    model = arch.build(params, x.shape[1:], 10)
+    model.compile(
+        optimizer=make_optimizer(params["optimizer"], params["learning_rate"]),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=16 if setting == "steps/exec 16" else 1,
+        jit_compile=setting == "jit",
+    )
+    ends: list[float] = []
+    clock = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: ends.append(time.perf_counter())
+    )
+    batch = params["batch_size"]
+    if setting == "tf.data":
+        data = (
+            tf.data.Dataset.from_tensor_slices((x_fit, y_fit))
+            .shuffle(len(x_fit), seed=0, reshuffle_each_iteration=True)
+            .batch(batch)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+        val = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(1024)
+        start = time.perf_counter()
+        model.fit(data, epochs=epochs, validation_data=val, callbacks=[clock], verbose=0)
+    else:
+        start = time.perf_counter()
+        model.fit(
+            x_fit,
+            y_fit,
+            batch_size=batch,
+            epochs=epochs,
+            validation_data=(x_val, y_val),
+            callbacks=[clock],
+            verbose=0,
+        )
+    seconds = list(np.diff([start, *ends]))
+    print(json.dumps({"epoch_seconds": [float(s) for s in seconds]}))
+
+
+def run_child(arch: str, setting: str, epochs: int, train_size: int) -> list[float]:
+    """Epoch seconds of one fresh child process (the first epoch dropped)."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", setting, "--arch", arch, "--epochs", str(epochs)]
+        + ["--train-size", str(train_size)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SystemExit(f"error: {arch} under {setting} failed: {tail}")
+    return json.loads(done.stdout.strip().splitlines()[-1])["epoch_seconds"][1:]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", nargs="+", default=["basic", "augmented"])
+    parser.add_argument("--epochs", type=int, default=3, help="per child; the first is dropped")
+    parser.add_argument("--repeats", type=int, default=2, help="children per setting")
+    parser.add_argument(
+        "--train-size", type=int, default=TRAIN_SIZE, help="training images (smoke checks: fewer)"
+    )
+    parser.add_argument("--jit", action="store_true", help="also time jit_compile=True")
+    parser.add_argument(
+        "--emulated-bf16", action="store_true", help="time bfloat16 without native support too"
+    )
+    parser.add_argument("--child", choices=SETTINGS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.epochs < 2 or args.repeats < 1:
+        parser.error("--epochs must be at least 2 and --repeats at least 1")
+    if args.child:
+        child(args.arch[0], args.child, args.epochs, args.train_size)
+        return
+
+    from benchmark.training import hardware
+
+    native = hardware.native_bfloat16()
+    tags = hardware.fingerprint(precision="float32")
+    print(f"machine: {tags['machine']}; flags: {tags['cpu_flags']}; oneDNN {tags['onednn']}")
+    print(f"bfloat16: {'native' if native else 'not native'}")
+    settings = [s for s in SETTINGS if s != "jit" or args.jit]
+    if not (native or args.emulated_bf16):
+        settings.remove("bfloat16")
+    print(
+        f"{args.train_size} training images; {args.repeats} children per setting, "
+        f"{args.epochs} epochs each, first one dropped"
+    )
+    print()
+    header = (
+        f"{'architecture':<12} {'setting':<14} {'median s/epoch':>15} {'min':>8} {'x float32':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for arch in args.arch:
+        # Interleave settings within each repeat so that a slow spell of the VM hits all alike.
+        samples: dict[str, list[float]] = {setting: [] for setting in settings}
+        for _ in range(args.repeats):
+            for setting in settings:
+                samples[setting] += run_child(arch, setting, args.epochs, args.train_size)
+        baseline = statistics.median(samples["float32"])
+        for setting in settings:
+            median = statistics.median(samples[setting])
+            print(
+                f"{arch:<12} {setting:<14} {median:>15.2f} {min(samples[setting]):>8.2f} "
+                f"{baseline / median:>9.2f}x",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
