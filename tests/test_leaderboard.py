@@ -14,7 +14,7 @@ from scipy.stats import binomtest
 
 from benchmark import tracking
 from benchmark.cli import main
-from benchmark.results import leaderboard
+from benchmark.results import leaderboard, runs
 
 SMOKE = ["--subset", "300", "--epochs", "1", "--experiment", "seeds"]
 RUN = ["run", "--arch", "basic", "mlp", "--seeds", "2", "--ensemble", *SMOKE]
@@ -178,7 +178,7 @@ def test_rerun_skips_every_finished_seed(seeds_store, capsys) -> None:
 def test_runs_frame_has_one_row_per_seed(seeds_store) -> None:
     _, uri, _ = seeds_store
     experiment_id = tracking.connect(uri, "seeds", create=False)
-    frame = leaderboard.runs_frame(experiment_id)
+    frame = runs.read_runs(experiment_id)
     assert len(frame) == 4
     assert {"arch", "variant", "seed", "run_id", "test_accuracy", "best_val_accuracy"} <= set(
         frame.columns
@@ -196,7 +196,7 @@ def test_validation_overlay_is_the_mean_over_seeds(seeds_store) -> None:
     _, uri, _ = seeds_store
     experiment_id = tracking.connect(uri, "seeds", create=False)
     board = leaderboard.from_experiment(experiment_id)
-    curves = leaderboard.validation_curves(board)
+    curves = runs.mean_per_epoch(runs.validation_curves(runs.read_runs(experiment_id)))
     assert set(curves) == {"basic", "mlp"}
     for row in board.itertuples():
         values = [
@@ -224,5 +224,5 @@ def test_runs_without_test_outputs_get_no_p_values(seeds_store) -> None:
     assert list(board["distinguishable"]) == ["leader", "n/a"]
     assert board["p_value"].isna().all()
     assert board["flops_per_image"].isna().all()
-    assert leaderboard.runs_frame(experiment_id)["seed"].tolist() == [3, 3]
+    assert runs.read_runs(experiment_id)["seed"].tolist() == [3, 3]
     assert "old-a" in leaderboard.to_markdown(board)
