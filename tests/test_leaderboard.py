@@ -79,6 +79,20 @@ def test_board_aggregates_two_seeds_per_architecture(seeds_store) -> None:
     assert board.loc[board["architecture"] == "basic", "flops_per_image"].item() == 2 * 3_536_000
 
 
+def test_train_flops_per_epoch_is_a_board_column(seeds_store) -> None:
+    """3 x forward FLOPs per image x training images, logged per run, max over seeds."""
+    folder, uri, _ = seeds_store
+    board = pd.read_csv(folder / "leaderboard.csv")
+    basic = board.loc[board["architecture"] == "basic"].iloc[0]
+    (train_size,) = {int(run.data.params["train_size"]) for run in training_runs(uri)}
+    assert train_size == 300  # --subset 300: training images
+    assert basic["train_flops_per_epoch"] == 3 * 2 * 3_536_000 * train_size
+    for run in training_runs(uri):
+        metrics = run.data.metrics
+        assert metrics["train_flops_per_epoch"] == 3 * metrics["flops_per_image"] * train_size
+    assert "train_flops_per_epoch" in (folder / "leaderboard.md").read_text()
+
+
 def test_second_row_is_tested_against_the_leader_with_pooled_mcnemar(seeds_store) -> None:
     folder, uri, _ = seeds_store
     board = pd.read_csv(folder / "leaderboard.csv", keep_default_na=False, na_values=[""])
