@@ -33,11 +33,7 @@ validation_curves = runs.validation_curves
 def summary(per_run: pd.DataFrame) -> pd.DataFrame:
     """One row per label in the runs' order, from the leaderboard's aggregation over seeds."""
     board = leaderboard.aggregate(per_run)
-    board.insert(
-        0,
-        "label",
-        [runs.label(a, v) for a, v in zip(board.architecture, board.variant, strict=True)],
-    )
+    board.insert(0, "label", runs.labels(board["architecture"], board["variant"]))
     order = {name: position for position, name in enumerate(per_run["label"].unique())}
     board = board.sort_values("label", key=lambda labels: labels.map(order), kind="stable")
     columns = ["label", "seeds", "test_accuracy_mean", "test_accuracy_std", "params"]
