@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from benchmark import tracking
@@ -41,14 +42,13 @@ def choose(candidates: pd.DataFrame) -> Champion | None:
     """
     if candidates.empty:
         return None
+    # Newest first, then stable sorts: validation accuracy, then full data, decide.
     newest_first = candidates.sort_values("start_time", ascending=False, kind="stable")
     ranked = runs.by_validation(newest_first)
-    full_data = ranked["subset"].eq(runs.FULL_DATA).fillna(False).astype(bool)
-    ranked = ranked.assign(_full_data=full_data).sort_values(
-        "_full_data", ascending=False, kind="stable"
-    )
     if ranked.empty:
         return None
+    full_data = ranked["subset"].eq(runs.FULL_DATA).fillna(False).astype(bool)
+    ranked = ranked.iloc[np.argsort(~full_data.to_numpy(), kind="stable")]
     best = ranked.iloc[0]
     return Champion(
         run_id=str(best["run_id"]),
