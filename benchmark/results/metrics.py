@@ -26,6 +26,10 @@ class Metric:
     terminal_scale: float = 1.0  # the terminal shows value * scale with terminal_format
     terminal_format: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.aggregate is not None and self.aggregate not in AGGREGATES:
+            raise ValueError(f"{self.key}: aggregate must be one of {AGGREGATES}")
+
     @property
     def board_column(self) -> str:
         """The board column this metric aggregates into."""
@@ -49,7 +53,8 @@ class Metric:
         present = values.dropna()
         if present.empty:
             return math.nan
-        return float(getattr(present, self.aggregate)())
+        # mean_ci's std and interval come from stats.mean_ci; its board_column is the mean.
+        return float(getattr(present, "mean" if self.aggregate == "mean_ci" else self.aggregate)())
 
 
 # One line per metric: adding a per-run metric to every board format is one line here.
