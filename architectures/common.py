@@ -7,9 +7,6 @@ from typing import Any
 import keras
 from keras import layers
 
-# Optimizers the runner knows how to build (benchmark.runner.make_optimizer).
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
-
 
 def training_space(trial: Any, defaults: dict[str, Any]) -> dict[str, Any]:
     """Suggest the training knobs every architecture shares; epochs and patience stay fixed."""

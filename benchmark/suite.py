@@ -14,7 +14,7 @@ import architectures
 from benchmark import tracking
 from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError
-from benchmark.results import champion, leaderboard
+from benchmark.results import champion, leaderboard, runs
 from benchmark.results import significance as comparison
 from benchmark.settings import DEFAULT_EXPERIMENT, DEFAULT_STORAGE
 from benchmark.training.progress import EpochProgress, duration
@@ -106,10 +106,12 @@ def run_suite(settings: RunSettings, say: Callable[[str], None] = print) -> pd.D
             members.append(
                 _run_one(name, seed, label, settings, splits, experiment_id, say, tuned.get(name))
             )
-        board = leaderboard.from_experiment(experiment_id, members, settings.ensemble_k)
+        per_run = runs.read_runs(experiment_id, members)
+        board = leaderboard.from_runs(per_run, settings.ensemble_k)
         tracking.log_comparison(
-            board,
-            leaderboard.validation_curves(board),
+            board.to_csv(index=False),
+            leaderboard.to_markdown(board),
+            runs.mean_per_epoch(runs.validation_curves(per_run)),
             settings.output_dir,
             comparison.ensemble_metrics(board),
         )

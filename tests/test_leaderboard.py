@@ -14,7 +14,7 @@ from scipy.stats import binomtest
 
 from benchmark import tracking
 from benchmark.cli import main
-from benchmark.results import leaderboard
+from benchmark.results import leaderboard, runs
 
 SMOKE = ["--subset", "300", "--epochs", "1", "--experiment", "seeds"]
 RUN = ["run", "--arch", "basic", "mlp", "--seeds", "2", "--ensemble", *SMOKE]
@@ -77,6 +77,20 @@ def test_board_aggregates_two_seeds_per_architecture(seeds_store) -> None:
         assert math.isnan(row.time_to_target_seconds_mean)
         assert len(row.run_ids.split()) == 2
     assert board.loc[board["architecture"] == "basic", "flops_per_image"].item() == 2 * 3_536_000
+
+
+def test_train_flops_per_epoch_is_a_board_column(seeds_store) -> None:
+    """3 x forward FLOPs per image x training images, logged per run, max over seeds."""
+    folder, uri, _ = seeds_store
+    board = pd.read_csv(folder / "leaderboard.csv")
+    basic = board.loc[board["architecture"] == "basic"].iloc[0]
+    (train_size,) = {int(run.data.params["train_size"]) for run in training_runs(uri)}
+    assert train_size == 300  # --subset 300: training images
+    assert basic["train_flops_per_epoch"] == 3 * 2 * 3_536_000 * train_size
+    for run in training_runs(uri):
+        metrics = run.data.metrics
+        assert metrics["train_flops_per_epoch"] == 3 * metrics["flops_per_image"] * train_size
+    assert "train_flops_per_epoch" in (folder / "leaderboard.md").read_text()
 
 
 def test_second_row_is_tested_against_the_leader_with_pooled_mcnemar(seeds_store) -> None:
@@ -178,7 +192,7 @@ def test_rerun_skips_every_finished_seed(seeds_store, capsys) -> None:
 def test_runs_frame_has_one_row_per_seed(seeds_store) -> None:
     _, uri, _ = seeds_store
     experiment_id = tracking.connect(uri, "seeds", create=False)
-    frame = leaderboard.runs_frame(experiment_id)
+    frame = runs.read_runs(experiment_id)
     assert len(frame) == 4
     assert {"arch", "variant", "seed", "run_id", "test_accuracy", "best_val_accuracy"} <= set(
         frame.columns
@@ -196,7 +210,7 @@ def test_validation_overlay_is_the_mean_over_seeds(seeds_store) -> None:
     _, uri, _ = seeds_store
     experiment_id = tracking.connect(uri, "seeds", create=False)
     board = leaderboard.from_experiment(experiment_id)
-    curves = leaderboard.validation_curves(board)
+    curves = runs.mean_per_epoch(runs.validation_curves(runs.read_runs(experiment_id)))
     assert set(curves) == {"basic", "mlp"}
     for row in board.itertuples():
         values = [
@@ -224,5 +238,5 @@ def test_runs_without_test_outputs_get_no_p_values(seeds_store) -> None:
     assert list(board["distinguishable"]) == ["leader", "n/a"]
     assert board["p_value"].isna().all()
     assert board["flops_per_image"].isna().all()
-    assert leaderboard.runs_frame(experiment_id)["seed"].tolist() == [3, 3]
+    assert runs.read_runs(experiment_id)["seed"].tolist() == [3, 3]
     assert "old-a" in leaderboard.to_markdown(board)

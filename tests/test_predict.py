@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from benchmark import tracking
 from benchmark.cli import EXIT_USER_ERROR, main
 from benchmark.data.images import read_digit
-from benchmark.results import champion
+from benchmark.results import champion, runs
 
 SMOKE = ["--subset", "300", "--epochs", "1", "--experiment", "smoke"]
 NAME = tracking.REGISTERED_MODEL
@@ -146,17 +146,19 @@ def test_subset_runs_never_displace_a_full_data_champion(store: str) -> None:
 
 
 def candidates(*rows: tuple[str, str, float, float, int]) -> pd.DataFrame:
-    """Runs as tracking.training_runs returns them: (run_id, subset, val, test, start)."""
-    return pd.DataFrame(
-        {
-            "run_id": [row[0] for row in rows],
-            "params.subset": [row[1] for row in rows],
-            "metrics.best_val_accuracy": [row[2] for row in rows],
-            "metrics.test_accuracy": [row[3] for row in rows],
-            "start_time": pd.to_datetime([row[4] for row in rows], unit="s"),
-            "tags.arch": "basic",
-            "params.seed": "0",
-        }
+    """Per-run rows of runs as tracking.training_runs returns them: (run_id, subset, val, ...)."""
+    return runs.table(
+        pd.DataFrame(
+            {
+                "run_id": [row[0] for row in rows],
+                "params.subset": [row[1] for row in rows],
+                "metrics.best_val_accuracy": [row[2] for row in rows],
+                "metrics.test_accuracy": [row[3] for row in rows],
+                "start_time": pd.to_datetime([row[4] for row in rows], unit="s"),
+                "tags.arch": "basic",
+                "params.seed": "0",
+            }
+        )
     )
 
 

@@ -21,6 +21,7 @@ from benchmark.cli import EXIT_USER_ERROR, main
 from benchmark.report import page as report
 from benchmark.report.pareto import pareto_front
 from benchmark.results import leaderboard
+from benchmark.results.metrics import format_column
 
 SMOKE = ["--subset", "300", "--epochs", "1", "--experiment", "smoke"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -242,7 +243,7 @@ def test_columns_are_formatted_whatever_they_are() -> None:
             "distinguishable": [True, False],
         }
     )
-    shown = {column: report.format_column(board[column]) for column in board}
+    shown = {column: format_column(board[column]) for column in board}
     assert shown == {
         "name": ["a", "–"],
         "params": ["121,994", "31,626"],

@@ -13,59 +13,38 @@ import pandas as pd
 from benchmark import tracking
 from benchmark.data.splits import load_splits, to_model_input
 from benchmark.errors import BenchmarkError
+from benchmark.results import leaderboard, runs
 
-DEFAULT_VARIANT = "default"  # the variant of runs logged without a tags.variant
 SUMMARY_ROWS = ("accuracy", "macro avg", "weighted avg")  # not classes in a sklearn report
 SPLIT_PARAMS = ("validation_fraction", "split_seed", "subset")
 
 
-def runs_per_seed(runs: pd.DataFrame) -> pd.DataFrame:
-    """The newest of `tracking.training_runs` (newest first) per architecture, variant, seed."""
-    runs = runs.copy()
-    for column, source, missing in (
-        ("variant", "tags.variant", DEFAULT_VARIANT),
-        ("seed", "params.seed", "?"),
-    ):
-        values = runs[source] if source in runs else pd.Series(missing, index=runs.index)
-        runs[column] = values.fillna(missing).replace("", missing)
-    runs["label"] = runs["tags.arch"].where(
-        runs["variant"] == DEFAULT_VARIANT, runs["tags.arch"] + "/" + runs["variant"]
+def runs_per_seed(per_run: pd.DataFrame) -> pd.DataFrame:
+    """The per-run table (results.runs) with labels ordered by mean test accuracy, best first."""
+    order = per_run.groupby("label")["test_accuracy"].mean().sort_values(ascending=False)
+    rank = {name: position for position, name in enumerate(order.index)}
+    return per_run.sort_values("label", key=lambda labels: labels.map(rank), kind="stable")
+
+
+# The report's curves are the read side's: each seed's validation accuracy per epoch.
+validation_curves = runs.validation_curves
+
+
+def summary(per_run: pd.DataFrame) -> pd.DataFrame:
+    """One row per label in the runs' order, from the leaderboard's aggregation over seeds."""
+    board = leaderboard.aggregate(per_run)
+    board.insert(0, "label", runs.labels(board["architecture"], board["variant"]))
+    order = {name: position for position, name in enumerate(per_run["label"].unique())}
+    board = board.sort_values("label", key=lambda labels: labels.map(order), kind="stable")
+    columns = ["label", "seeds", "test_accuracy_mean", "test_accuracy_std", "params"]
+    return board[[*columns, "train_seconds_mean"]].rename(
+        columns={"train_seconds_mean": "train_seconds"}
     )
-    runs = runs.drop_duplicates(["tags.arch", "variant", "seed"], keep="first")
-    order = runs.groupby("label")["metrics.test_accuracy"].mean().sort_values(ascending=False)
-    rank = {label: position for position, label in enumerate(order.index)}
-    return runs.sort_values("label", key=lambda labels: labels.map(rank), kind="stable")
 
 
-def validation_curves(runs: pd.DataFrame) -> dict[str, list[list[float]]]:
-    """Per label, each seed's validation accuracy per epoch (runs without one are left out)."""
-    curves: dict[str, list[list[float]]] = {}
-    for row in runs.itertuples():
-        history = tracking.metric_history(row.run_id, "val_accuracy")
-        if history:
-            curves.setdefault(row.label, []).append(history)
-    return curves
-
-
-def summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per label: seeds, mean and std of test accuracy, mean params and train seconds."""
-    grouped = runs.groupby("label", sort=False)
-    return pd.DataFrame(
-        {
-            "seeds": grouped.size(),
-            "test_accuracy_mean": grouped["metrics.test_accuracy"].mean(),
-            "test_accuracy_std": grouped["metrics.test_accuracy"].std(),  # NaN for one seed
-            "params": grouped["metrics.params"].mean(),
-            "train_seconds": grouped["metrics.train_seconds"].mean(),
-        }
-    ).reset_index()
-
-
-def best_per_label(runs: pd.DataFrame) -> pd.DataFrame:
+def best_per_label(per_run: pd.DataFrame) -> pd.DataFrame:
     """Each label's run with the highest best_val_accuracy (validation only, never test)."""
-    scored = runs.dropna(subset=["metrics.best_val_accuracy"])
-    best = scored.groupby("label", sort=False)["metrics.best_val_accuracy"].idxmax()
-    return scored.loc[best.to_numpy()]
+    return runs.by_validation(per_run).drop_duplicates("label", keep="first")
 
 
 def confusion_matrices(best: pd.DataFrame) -> dict[str, pd.DataFrame]:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import base64
 import datetime
 import html
-import math
 import re
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from benchmark import tracking
@@ -18,7 +16,7 @@ from benchmark.errors import BenchmarkError
 from benchmark.report import data as report_data
 from benchmark.report import figures
 from benchmark.report.pareto import pareto_figure
-from benchmark.results import leaderboard
+from benchmark.results import leaderboard, runs
 
 MISTAKES_SHOWN = 60
 SECTIONS = {  # id -> heading, in page order
@@ -60,13 +58,13 @@ def write_report(
     ensemble_k: int | None = None,
 ) -> tuple[Path, str]:
     """Write folder/index.html for the experiment and log it to MLflow; return path and run id."""
-    runs = tracking.training_runs(experiment_id)
-    if runs.empty:
+    per_run = runs.read_runs(experiment_id)
+    if per_run.empty:
         raise BenchmarkError(
             f"no finished training runs in experiment {experiment!r}; run "
             "'python -m benchmark run' first"
         )
-    per_seed = report_data.runs_per_seed(runs)
+    per_seed = report_data.runs_per_seed(per_run)
     bodies = {
         "leaderboard": lambda: _leaderboard(experiment_id, ensemble_k),
         "validation-curves": lambda: _curves(per_seed),
@@ -207,8 +205,8 @@ def _mistakes(runs: pd.DataFrame, say: Callable[[str], None]) -> str:
 
 
 def table(board: pd.DataFrame) -> str:
-    """Any DataFrame as an HTML table, numbers formatted per column and right-aligned."""
-    columns = {name: format_column(board[name]) for name in board.columns}
+    """Any DataFrame as an HTML table, numbers as the leaderboard shows them and right-aligned."""
+    columns = leaderboard.display(board, missing="–")
     numeric = {name: pd.api.types.is_numeric_dtype(board[name]) for name in board.columns}
     # Long snake_case headers may break after an underscore; the numbers below never wrap.
     head = "".join(
@@ -217,41 +215,8 @@ def table(board: pd.DataFrame) -> str:
     rows = []
     for index in range(len(board)):
         cells = "".join(
-            f"<td{' class=num' if numeric[name] else ''}>{html.escape(values[index])}</td>"
+            f"<td{' class=num' if numeric[name] else ''}>{html.escape(values.iloc[index])}</td>"
             for name, values in columns.items()
         )
         rows.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
-def format_column(values: pd.Series) -> list[str]:
-    """Readable text for each value: whole numbers with commas, decimals by the column's size."""
-    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-        return [_text(value) for value in values]
-    numbers = values.astype(float)  # nullable integers (the ensemble row's rank) become NaN
-    finite = numbers[np.isfinite(numbers)]
-    if finite.empty or (finite == finite.round()).all():
-        return ["–" if _missing(value) else f"{value:,.0f}" for value in values]
-    largest = finite.abs().max()
-    # Four significant digits of the column's largest value (2.071, 38.61, 231.7, 1,234), but
-    # never more than four places (0.9944, 0.0312); smaller values then print as 2.0e-07.
-    places = min(4, max(0, 3 - math.floor(math.log10(largest)))) if largest > 0 else 0
-    texts = []
-    for value in values:
-        if _missing(value):
-            texts.append("–")
-        elif value != 0 and abs(value) < 0.5 * 10**-places:  # e.g. a tiny p-value
-            texts.append(f"{value:.1e}")
-        else:
-            texts.append(f"{value:,.{places}f}")
-    return texts
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bool | np.bool_):
-        return "yes" if value else "no"
-    return "–" if _missing(value) else str(value)
-
-
-def _missing(value: object) -> bool:
-    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from benchmark import tracking
-
-FULL_DATA = "0"  # params.subset of a run trained on the whole training split
+from benchmark.results import runs
 
 
 @dataclass(frozen=True)
@@ -34,40 +33,45 @@ class Champion:
         }
 
 
-def choose(runs: pd.DataFrame) -> Champion | None:
+def choose(candidates: pd.DataFrame) -> Champion | None:
     """The best run by best_val_accuracy; full-data runs before subset runs; newest on ties.
 
-    Runs without a validation accuracy (diverged, or logged by older code) never win.
+    `candidates` is a per-run table (results.runs). Runs without a validation accuracy
+    (diverged, or logged by older code) never win; a run without a subset param counts as a
+    subset run, since nothing says it saw all the data.
     """
-    if runs.empty or "metrics.best_val_accuracy" not in runs:
+    if candidates.empty:
         return None
-    runs = runs[runs["metrics.best_val_accuracy"].notna()]
-    if runs.empty:
+    # Newest first, then stable sorts: validation accuracy, then full data, decide.
+    newest_first = candidates.sort_values("start_time", ascending=False, kind="stable")
+    ranked = runs.by_validation(newest_first)
+    if ranked.empty:
         return None
-    # A run without params.subset counts as a subset run: nothing says it saw all the data.
-    subset = runs.get("params.subset", pd.Series(index=runs.index, dtype=object)).fillna("?")
-    ranked = runs.assign(_full_data=subset == FULL_DATA, _subset=subset).sort_values(
-        ["_full_data", "metrics.best_val_accuracy", "start_time"], ascending=False
-    )
+    full_data = ranked["subset"].eq(runs.FULL_DATA).fillna(False).astype(bool)
+    ranked = ranked.iloc[np.argsort(~full_data.to_numpy(), kind="stable")]
     best = ranked.iloc[0]
-    test_accuracy = best.get("metrics.test_accuracy", math.nan)
     return Champion(
         run_id=str(best["run_id"]),
-        arch=str(best.get("tags.arch", "?")),
-        seed=str(best.get("params.seed", "?")),
-        best_val_accuracy=float(best["metrics.best_val_accuracy"]),
-        test_accuracy=float(test_accuracy) if pd.notna(test_accuracy) else math.nan,
-        subset=str(best["_subset"]),
+        arch=_text(best["arch"]),
+        seed=_text(best["seed"]),
+        best_val_accuracy=float(best["best_val_accuracy"]),
+        test_accuracy=float(best["test_accuracy"]),  # NaN when not logged
+        subset=_text(best["subset"]),
     )
+
+
+def _text(value: object) -> str:
+    """A tag value: the value as text, "?" when the run did not log it."""
+    return "?" if pd.isna(value) else str(value)
 
 
 def crown(experiment_id: str) -> str:
     """Give the champion alias to the best run (registering it if new); return one line to print."""
-    champion = choose(tracking.champion_candidates(experiment_id))
+    champion = choose(runs.read_champion_candidates(experiment_id))
     if champion is None:
         return "champion: none yet (no finished training run has a validation accuracy)"
     version, outcome = tracking.register_champion(champion.run_id, champion.tags())
-    data = "" if champion.subset == FULL_DATA else f", {champion.subset}-image subset"
+    data = "" if champion.subset == str(runs.FULL_DATA) else f", {champion.subset}-image subset"
     note = {"registered": "", "unchanged": " (unchanged)", "moved": " (alias moved back to it)"}
     return (
         f"champion: {champion.arch} seed {champion.seed} (run {champion.run_id}, "

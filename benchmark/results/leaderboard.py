@@ -2,85 +2,24 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from benchmark import tracking
+from benchmark.results import runs, stats
 from benchmark.results import significance as comparison
-from benchmark.results import stats
+from benchmark.results.metrics import METRICS, format_column
 
-# Per-run column -> MLflow run column it comes from (see runs_frame).
-RUN_SOURCES = {
-    "run_id": "run_id",
-    "test_accuracy": "metrics.test_accuracy",
-    "test_loss": "metrics.test_loss",
-    "best_val_accuracy": "metrics.best_val_accuracy",
-    "params": "metrics.params",
-    "epochs_run": "metrics.epochs_run",
-    "train_seconds": "metrics.train_seconds",
-    "seconds_per_epoch": "metrics.seconds_per_epoch",
-    "macs_per_image": "metrics.macs_per_image",
-    "flops_per_image": "metrics.flops_per_image",
-    "latency_p50_ms": "metrics.latency_p50_ms",
-    "latency_p95_ms": "metrics.latency_p95_ms",
-    "throughput_images_per_second": "metrics.throughput_images_per_second",
-    "time_to_target_seconds": "metrics.time_to_target_seconds",
-    "target_accuracy": "metrics.target_accuracy",
-}
-RUN_COLUMNS = ["arch", "variant", "seed", *RUN_SOURCES]
-INTEGER_COLUMNS = ("rank", "seeds", "params", "flops_per_image", "seeds_reaching_target")
+# Board columns that are not a per-run metric: who the row is, and its significance.
+IDENTITY = ["rank", "architecture", "variant", "seeds"]
+SIGNIFICANCE = ["p_value_mcnemar", "p_value_paired", "p_value", "distinguishable"]
 COLUMNS = [
-    "rank",
-    "architecture",
-    "variant",
-    "seeds",
-    "test_accuracy_mean",
-    "test_accuracy_std",
-    "test_accuracy_ci_low",
-    "test_accuracy_ci_high",
-    "best_val_accuracy_mean",
-    "p_value_mcnemar",
-    "p_value_paired",
-    "p_value",
-    "distinguishable",
-    "params",
-    "flops_per_image",
-    "train_seconds_mean",
-    "seconds_per_epoch_mean",
-    "time_to_target_seconds_mean",
-    "seeds_reaching_target",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "throughput_images_per_second",
+    *IDENTITY,
+    *[c for m in METRICS if m.section == "accuracy" for c in m.board_columns()],
+    *SIGNIFICANCE,
+    *[c for m in METRICS if m.section == "cost" for c in m.board_columns()],
     "run_ids",
 ]
-
-
-def per_run_rows(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per latest run of each (arch, variant, seed); runs arrive newest first."""
-    if runs.empty:
-        return pd.DataFrame(columns=RUN_COLUMNS)
-    rows = pd.DataFrame({column: _column(runs, source) for column, source in RUN_SOURCES.items()})
-    rows.insert(0, "arch", runs["tags.arch"].to_numpy())
-    # Runs from before the variant and seed tags: "default" variant, seed from the params.
-    variant = _column(runs, "tags.variant").fillna(tracking.DEFAULT_VARIANT)
-    seed = _column(runs, "tags.seed").fillna(_column(runs, "params.seed"))
-    rows.insert(1, "variant", variant.to_numpy())
-    rows.insert(2, "seed", pd.to_numeric(seed).astype("int64").to_numpy())
-    rows = rows.drop_duplicates(subset=["arch", "variant", "seed"], keep="first")
-    return rows.sort_values(["arch", "variant", "seed"]).reset_index(drop=True)
-
-
-def _column(runs: pd.DataFrame, source: str) -> pd.Series:
-    """A column of the MLflow runs frame; all-NaN when no run logged it."""
-    if source in runs:
-        return runs[source].reset_index(drop=True)
-    return pd.Series([np.nan] * len(runs), dtype=object)
-
-
-def runs_frame(experiment_id: str, run_ids: list[str] | None = None) -> pd.DataFrame:
-    """Per-run rows of the experiment's finished training runs (or just of `run_ids`)."""
-    return per_run_rows(tracking.training_runs(experiment_id, run_ids))
+INTEGER_COLUMNS = ("rank", "seeds", *[m.board_column for m in METRICS if m.integer])
 
 
 def aggregate(per_run: pd.DataFrame) -> pd.DataFrame:
@@ -98,31 +37,19 @@ def aggregate(per_run: pd.DataFrame) -> pd.DataFrame:
 
 def _summary(group: pd.DataFrame) -> dict[str, object]:
     """The board row of one architecture and variant; group rows are sorted by seed."""
-    mean, std, low, high = stats.mean_ci(group["test_accuracy"])
-    reached = group["time_to_target_seconds"].dropna()
-    return {
+    row: dict[str, object] = {
         "architecture": group["arch"].iloc[0],
         "variant": group["variant"].iloc[0],
         "seeds": len(group),
-        "test_accuracy_mean": mean,
-        "test_accuracy_std": std,
-        "test_accuracy_ci_low": low,
-        "test_accuracy_ci_high": high,
-        "best_val_accuracy_mean": group["best_val_accuracy"].mean(),
-        "params": int(group["params"].max()),
-        "flops_per_image": group["flops_per_image"].astype(float).max(),
-        "train_seconds_mean": group["train_seconds"].mean(),
-        "seconds_per_epoch_mean": group["seconds_per_epoch"].mean(),
-        "time_to_target_seconds_mean": reached.astype(float).mean() if len(reached) else np.nan,
-        "seeds_reaching_target": len(reached),
-        # Medians over seeds: one busy moment on a shared machine should not move the row.
-        "latency_p50_ms": group["latency_p50_ms"].astype(float).median(),
-        "latency_p95_ms": group["latency_p95_ms"].astype(float).median(),
-        "throughput_images_per_second": group["throughput_images_per_second"]
-        .astype(float)
-        .median(),
-        "run_ids": " ".join(group["run_id"]),
     }
+    for metric in METRICS:
+        values = group[metric.key] if metric.key in group else pd.Series(dtype=float)
+        if metric.aggregate == "mean_ci":
+            row.update(zip(metric.board_columns(), stats.mean_ci(values), strict=True))
+        elif metric.aggregate is not None:
+            row[metric.board_column] = metric.summarise(values)
+    row["run_ids"] = " ".join(group["run_id"])
+    return row
 
 
 def build(
@@ -138,63 +65,36 @@ def build(
     return board[COLUMNS].astype(dict.fromkeys(INTEGER_COLUMNS, "Int64"))
 
 
+def from_runs(per_run: pd.DataFrame, ensemble_k: int | None = None) -> pd.DataFrame:
+    """The board of a per-run table (results.runs), test outputs loaded from MLflow."""
+    return build(per_run, tracking.load_test_probabilities, ensemble_k)
+
+
 def from_experiment(
     experiment_id: str, run_ids: list[str] | None = None, ensemble_k: int | None = None
 ) -> pd.DataFrame:
-    """The board of the given runs, or of the latest run of each architecture, variant, seed."""
-    return build(runs_frame(experiment_id, run_ids), tracking.load_test_probabilities, ensemble_k)
+    """The board of the given runs, or of the newest run of each architecture, variant, seed."""
+    return from_runs(runs.read_runs(experiment_id, run_ids), ensemble_k)
 
 
-def validation_curves(board: pd.DataFrame) -> dict[str, list[float]]:
-    """Mean validation accuracy per epoch over each row's seeds (over the runs reaching it)."""
-    curves = {}
-    for row in board[board["architecture"] != comparison.ENSEMBLE].itertuples():
-        histories = [
-            tracking.metric_history(run_id, "val_accuracy") for run_id in row.run_ids.split()
-        ]
-        longest = max((len(history) for history in histories), default=0)
-        label = row.architecture
-        if row.variant != tracking.DEFAULT_VARIANT:
-            label += f" ({row.variant})"
-        curves[label] = [
-            float(np.mean([history[epoch] for history in histories if len(history) > epoch]))
-            for epoch in range(longest)
-        ]
-    return curves
-
-
-# How each column is shown to people; NaN and missing values show as empty cells.
-_FORMATS = {
-    **dict.fromkeys(
-        [
-            "test_accuracy_mean",
-            "test_accuracy_std",
-            "test_accuracy_ci_low",
-            "test_accuracy_ci_high",
-            "best_val_accuracy_mean",
-        ],
-        "{:.4f}",
-    ),
+# How each column is shown to people (markdown, terminal, HTML); the CSV keeps raw values.
+FORMATS = {
+    **{column: m.format for m in METRICS for column in m.board_columns()},
     **dict.fromkeys(["p_value_mcnemar", "p_value_paired", "p_value"], "{:.3g}"),
-    **dict.fromkeys(["params", "flops_per_image", "throughput_images_per_second"], "{:,.0f}"),
-    **dict.fromkeys(
-        ["train_seconds_mean", "seconds_per_epoch_mean", "time_to_target_seconds_mean"], "{:.1f}"
-    ),
-    **dict.fromkeys(["latency_p50_ms", "latency_p95_ms"], "{:.3f}"),
 }
 
 
-def _display(board: pd.DataFrame) -> pd.DataFrame:
+def display(board: pd.DataFrame, missing: str = "") -> pd.DataFrame:
     """A copy of strings for people: rounded numbers, thousands separators, blanks for NaN."""
-    shown = board.astype(object).where(board.notna(), "")
-    for column, pattern in _FORMATS.items():
-        shown[column] = [pattern.format(v) if v != "" else "" for v in shown[column]]
-    return shown.astype(str)
+    return pd.DataFrame(
+        {name: format_column(board[name], FORMATS.get(name), missing) for name in board},
+        index=board.index,
+    )
 
 
 def to_markdown(board: pd.DataFrame) -> str:
     """A GitHub-flavoured markdown table."""
-    shown = _display(board)
+    shown = display(board)
     lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
     lines += ["| " + " | ".join(row) + " |" for row in shown.itertuples(index=False)]
     return "\n".join(lines)
@@ -217,37 +117,47 @@ def render(board: pd.DataFrame, fmt: str) -> str | object:
     for header in _TERMINAL.values():
         left = header in _LEFT
         table.add_column(header, justify="left" if left else "right", no_wrap=left)
-    shown = _display(board)
-    # The t interval is symmetric: its half-width says it all in a narrow column.
-    half_width = board["test_accuracy_ci_high"] - board["test_accuracy_mean"]
-    shown["test_accuracy_ci"] = [f"±{v:.4f}" if pd.notna(v) else "" for v in half_width]
-    shown["flops_per_image"] = [f"{v / 1e6:.2f}M" for v in board["flops_per_image"].fillna(0)]
-    shown.loc[board["flops_per_image"].isna().to_numpy(), "flops_per_image"] = ""
+    shown = _terminal_cells(board)
     for row in shown[list(_TERMINAL)].itertuples(index=False):
         table.add_row(*row)
     return table
 
 
-# Terminal columns and their short headers; the full board is in the CSV and markdown.
+def _terminal_cells(board: pd.DataFrame) -> pd.DataFrame:
+    """The terminal's columns as text: the CI as its half-width, scaled units where asked."""
+    shown = display(board)
+    for metric in METRICS:
+        if metric.aggregate == "mean_ci":
+            # The t interval is symmetric: its half-width says it all in a narrow column.
+            half = board[f"{metric.key}_ci_high"] - board[f"{metric.key}_mean"]
+            shown[f"{metric.key}_ci"] = format_column(half, "±" + metric.format, "")
+        elif metric.terminal_format and metric.aggregate is not None:
+            scaled = board[metric.board_column].astype(float) * metric.terminal_scale
+            shown[metric.board_column] = format_column(scaled, metric.terminal_format, "")
+    return shown
+
+
+def _headers(section: str) -> dict[str, str]:
+    """Terminal column -> short header of the section's metrics that show in the terminal."""
+    headers = {}
+    for metric in METRICS:
+        if metric.section != section or metric.header is None:
+            continue
+        if metric.aggregate == "mean_ci":
+            headers[f"{metric.key}_mean"] = metric.header
+            headers[f"{metric.key}_std"] = "std"
+            headers[f"{metric.key}_ci"] = "95% CI"
+        else:
+            headers[metric.board_column] = metric.header
+    return headers
+
+
+# Terminal columns and their short headers, in board order; the full board is in csv/markdown.
 _TERMINAL = {
-    "rank": "rank",
-    "architecture": "architecture",
-    "variant": "variant",
-    "seeds": "seeds",
-    "test_accuracy_mean": "test acc",
-    "test_accuracy_std": "std",
-    "test_accuracy_ci": "95% CI",
-    "best_val_accuracy_mean": "val acc",
+    **{name: name for name in IDENTITY},
+    **_headers("accuracy"),
     "p_value": "p (Holm)",
     "distinguishable": "differs",
-    "params": "params",
-    "flops_per_image": "FLOPs/img",
-    "train_seconds_mean": "train s",
-    "seconds_per_epoch_mean": "s/epoch",
-    "time_to_target_seconds_mean": "s to target",
-    "seeds_reaching_target": "reached",
-    "latency_p50_ms": "p50 ms",
-    "latency_p95_ms": "p95 ms",
-    "throughput_images_per_second": "img/s",
+    **_headers("cost"),
 }
 _LEFT = ("architecture", "variant", "differs")

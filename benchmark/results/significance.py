@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.results import stats
+from benchmark.results import runs, stats
 
 ALPHA = 0.05  # family-wise error rate of the Holm-adjusted comparisons with the leader
 ENSEMBLE = "ensemble"
@@ -85,13 +85,13 @@ def _verdict(index: int, p_value: float) -> str:
 def ensemble_row(per_run: pd.DataFrame, k: int, load: Loader) -> dict[str, Any] | None:
     """The averaged softmax of the top-k runs by best validation accuracy, as a board row.
 
-    Members are chosen on validation accuracy only, never on test accuracy. Runs without
-    logged test outputs, or with a different test set from the best one, are passed over.
+    Members are chosen on validation accuracy only, never on test accuracy. Runs without a
+    validation accuracy or logged test outputs, or with a different test set from the best
+    one, are passed over.
     None when no run has test outputs.
     """
-    ranked = per_run.sort_values("best_val_accuracy", ascending=False, kind="stable")
     members, outputs = [], []
-    for row in ranked.itertuples():
+    for row in runs.by_validation(per_run).itertuples():
         output = load(row.run_id)
         if output is None or (outputs and not np.array_equal(output[1], outputs[0][1])):
             continue

@@ -5,8 +5,6 @@ the work by what it is about.
 """
 
 from benchmark.tracking.artifacts import (
-    PROBABILITIES_ARTIFACT,
-    RUN_KIND_REPORT,
     log_comparison,
     log_report,
     log_result,
@@ -20,7 +18,6 @@ from benchmark.tracking.reading import (
     training_runs,
 )
 from benchmark.tracking.registry import (
-    CHAMPION_ALIAS,
     CHAMPION_URI,
     REGISTERED_MODEL,
     champion_candidates,
@@ -29,53 +26,37 @@ from benchmark.tracking.registry import (
 )
 from benchmark.tracking.runs import (
     DEFAULT_VARIANT,
-    RUN_KIND_COMPARISON,
-    RUN_KIND_TRAINING,
     EpochLogger,
     comparison_run,
     config_hash,
-    environment_params,
     find_finished_run,
     training_run,
 )
 from benchmark.tracking.store import (
-    check_store,
     connect,
     resolve_tracking_uri,
     use_store,
 )
 from benchmark.tracking.trials import (
-    RUN_KIND_TRIAL,
-    RUN_KIND_TUNING,
     end_trial_run,
     log_study_summary,
     log_trial_params,
     trial_run,
-    trial_runs,
     tuning_run,
 )
 
 __all__ = [
-    "CHAMPION_ALIAS",
     "CHAMPION_URI",
     "DEFAULT_VARIANT",
-    "PROBABILITIES_ARTIFACT",
     "REGISTERED_MODEL",
-    "RUN_KIND_COMPARISON",
-    "RUN_KIND_REPORT",
-    "RUN_KIND_TRAINING",
-    "RUN_KIND_TRIAL",
-    "RUN_KIND_TUNING",
     "EpochLogger",
     "artifact_text",
     "champion_candidates",
-    "check_store",
     "close_orphaned_runs",
     "comparison_run",
     "config_hash",
     "connect",
     "end_trial_run",
-    "environment_params",
     "find_finished_run",
     "git_commit",
     "load_model",
@@ -92,7 +73,6 @@ __all__ = [
     "training_run",
     "training_runs",
     "trial_run",
-    "trial_runs",
     "tuning_run",
     "use_store",
 ]

@@ -18,7 +18,7 @@ from sklearn.metrics import classification_report, confusion_matrix
 
 from benchmark.tracking import plots
 from benchmark.tracking.processes import _process_tags
-from benchmark.training.runner import TrainingResult
+from benchmark.training.result import TrainingResult
 
 PROBABILITIES_ARTIFACT = "test_probabilities.npz"
 RUN_KIND_REPORT = "report"
@@ -29,21 +29,7 @@ logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
 
 def log_result(result: TrainingResult, log: Any = print) -> None:
     """Final metrics, figures, reports and the model, into the active run."""
-    mlflow.log_metrics(
-        {
-            **result.test_metrics,
-            "params": result.param_count,
-            "train_seconds": result.train_seconds,
-            "seconds_per_epoch": result.seconds_per_epoch,
-            "evaluation_seconds": result.evaluation_seconds,
-            "inference_ms_per_image": result.inference_ms_per_image,
-            "best_val_accuracy": result.best_val_accuracy,
-            "epochs_run": result.epochs_run,
-            "best_epoch": result.best_epoch,
-            "diverged": float(result.diverged),
-            **_cost_metrics(result),
-        }
-    )
+    mlflow.log_metrics(result.metrics())
     for epoch, seconds in enumerate(result.epoch_end_seconds, start=1):
         mlflow.log_metric("epoch_seconds", seconds, step=epoch)
     _log_probabilities(result.probabilities, result.y_true)
@@ -76,21 +62,6 @@ def log_result(result: TrainingResult, log: Any = print) -> None:
         signature=_signature(result),
         pip_requirements=_model_requirements(),
     )
-
-
-def _cost_metrics(result: TrainingResult) -> dict[str, float]:
-    """Inference cost and time to target; time_to_target_seconds only when it was reached."""
-    metrics = {
-        "macs_per_image": result.macs_per_image,
-        "flops_per_image": result.flops_per_image,
-        "latency_p50_ms": result.latency_p50_ms,
-        "latency_p95_ms": result.latency_p95_ms,
-        "throughput_images_per_second": result.throughput_images_per_second,
-        "target_accuracy": result.target_accuracy,
-    }
-    if result.time_to_target_seconds is not None:
-        metrics["time_to_target_seconds"] = result.time_to_target_seconds
-    return metrics
 
 
 def _log_probabilities(probabilities: np.ndarray, y_true: np.ndarray) -> None:
@@ -150,19 +121,18 @@ def _model_requirements() -> list[str]:
 
 
 def log_comparison(
-    board: pd.DataFrame,
+    csv: str,
+    markdown: str,
     curves: dict[str, list[float]],
     folder: Path,
     metrics: dict[str, float] | None = None,
 ) -> None:
     """Write leaderboard.csv/.md to `folder`, log them, the overlay and `metrics` to the run."""
-    from benchmark.results.leaderboard import to_markdown
-
     if metrics:
         mlflow.log_metrics(metrics)
     folder.mkdir(parents=True, exist_ok=True)
-    board.to_csv(folder / "leaderboard.csv", index=False)
-    (folder / "leaderboard.md").write_text(to_markdown(board) + "\n")
+    (folder / "leaderboard.csv").write_text(csv)
+    (folder / "leaderboard.md").write_text(markdown + "\n")
     mlflow.log_artifact(str(folder / "leaderboard.csv"))
     mlflow.log_artifact(str(folder / "leaderboard.md"))
     _log_figure(plots.validation_overlay_figure(curves), "validation_accuracy.png")

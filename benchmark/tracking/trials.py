@@ -95,12 +95,3 @@ def log_study_summary(
     mlflow.log_text(trials.to_csv(index=False), "trials.csv")
     for artifact, fig in figures.items():
         _log_figure(fig, artifact)
-
-
-def trial_runs(experiment_id: str, study_name: str) -> pd.DataFrame:
-    """Every trial run of a study in the experiment, newest first."""
-    return mlflow.search_runs(
-        [experiment_id],
-        filter_string=f"tags.run_kind = '{RUN_KIND_TRIAL}' and tags.study_name = '{study_name}'",
-        order_by=["attributes.start_time DESC"],
-    )

@@ -15,57 +15,9 @@ from architectures.registry import Architecture
 from benchmark.data.splits import Splits, to_model_input
 from benchmark.errors import BenchmarkError
 from benchmark.training import costs
+from benchmark.training.result import TrainingResult
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
-
-
-@dataclass
-class TrainingResult:
-    """Everything one training run produced; tracking turns it into an MLflow run."""
-
-    arch: str
-    params: dict[str, Any]
-    seed: int
-    history: dict[str, list[float]]  # per-epoch loss, accuracy, val_loss, val_accuracy
-    epoch_end_seconds: list[float]  # training seconds elapsed at the end of each epoch
-    test_metrics: dict[str, float]
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    probabilities: np.ndarray  # softmax outputs on the test set, shape (N, classes)
-    param_count: int
-    train_seconds: float
-    evaluation_seconds: float
-    inference_ms_per_image: float  # batched prediction over the test set
-    best_epoch: int  # 1-based epoch whose weights the model holds
-    stopped_early: bool
-    diverged: bool
-    macs_per_image: int  # multiply-accumulates of one inference, see costs.count_macs
-    latency_p50_ms: float  # one image at a time (batch size 1)
-    latency_p95_ms: float
-    throughput_images_per_second: float  # batched prediction, batch size 1024
-    target_accuracy: float  # validation accuracy that time_to_target_seconds refers to
-    time_to_target_seconds: float | None  # None: no epoch reached target_accuracy
-    model: Any = field(repr=False)
-
-    @property
-    def epochs_run(self) -> int:
-        """Number of epochs actually trained."""
-        return len(self.history["loss"])
-
-    @property
-    def seconds_per_epoch(self) -> float:
-        """Mean wall-clock seconds of one training epoch (validation included)."""
-        return self.train_seconds / max(self.epochs_run, 1)
-
-    @property
-    def flops_per_image(self) -> int:
-        """Floating-point operations of one inference: 2 per multiply-accumulate."""
-        return 2 * self.macs_per_image
-
-    @property
-    def best_val_accuracy(self) -> float:
-        """Highest validation accuracy over the epochs."""
-        return max(self.history["val_accuracy"], default=float("nan"))
 
 
 class _EpochClock(keras.callbacks.Callback):
@@ -247,6 +199,7 @@ def train_and_evaluate(
         latency_p50_ms=latency_p50_ms,
         latency_p95_ms=latency_p95_ms,
         throughput_images_per_second=costs.throughput(model, x_test),
+        train_size=len(splits.x_train),
         target_accuracy=target_accuracy,
         time_to_target_seconds=costs.time_to_target(
             history["val_accuracy"], outcome.epoch_end_seconds, target_accuracy

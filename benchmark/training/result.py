@@ -1,0 +1,88 @@
+"""What one training run produced, and the per-run numbers tracking logs from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class TrainingResult:
+    """Everything one training run produced; tracking turns it into an MLflow run."""
+
+    arch: str
+    params: dict[str, Any]
+    seed: int
+    history: dict[str, list[float]]  # per-epoch loss, accuracy, val_loss, val_accuracy
+    epoch_end_seconds: list[float]  # training seconds elapsed at the end of each epoch
+    test_metrics: dict[str, float]
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    probabilities: np.ndarray  # softmax outputs on the test set, shape (N, classes)
+    param_count: int
+    train_seconds: float
+    evaluation_seconds: float
+    inference_ms_per_image: float  # batched prediction over the test set
+    best_epoch: int  # 1-based epoch whose weights the model holds
+    stopped_early: bool
+    diverged: bool
+    macs_per_image: int  # multiply-accumulates of one inference, see costs.count_macs
+    latency_p50_ms: float  # one image at a time (batch size 1)
+    latency_p95_ms: float
+    throughput_images_per_second: float  # batched prediction, batch size 1024
+    train_size: int  # training images seen per epoch
+    target_accuracy: float  # validation accuracy that time_to_target_seconds refers to
+    time_to_target_seconds: float | None  # None: no epoch reached target_accuracy
+    model: Any = field(repr=False)
+
+    @property
+    def epochs_run(self) -> int:
+        """Number of epochs actually trained."""
+        return len(self.history["loss"])
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        """Mean wall-clock seconds of one training epoch (validation included)."""
+        return self.train_seconds / max(self.epochs_run, 1)
+
+    @property
+    def flops_per_image(self) -> int:
+        """Floating-point operations of one inference: 2 per multiply-accumulate."""
+        return 2 * self.macs_per_image
+
+    @property
+    def train_flops_per_epoch(self) -> int:
+        """Training FLOPs of one epoch: forward and backward (about 3x forward) per image."""
+        return 3 * self.flops_per_image * self.train_size
+
+    @property
+    def best_val_accuracy(self) -> float:
+        """Highest validation accuracy over the epochs."""
+        return max(self.history["val_accuracy"], default=float("nan"))
+
+    def metrics(self) -> dict[str, float]:
+        """Every per-run number, by metric name; time_to_target_seconds only when reached."""
+        metrics = {
+            **self.test_metrics,
+            "params": self.param_count,
+            "train_seconds": self.train_seconds,
+            "seconds_per_epoch": self.seconds_per_epoch,
+            "evaluation_seconds": self.evaluation_seconds,
+            "inference_ms_per_image": self.inference_ms_per_image,
+            "best_val_accuracy": self.best_val_accuracy,
+            "epochs_run": self.epochs_run,
+            "best_epoch": self.best_epoch,
+            "diverged": float(self.diverged),
+            "macs_per_image": self.macs_per_image,
+            "flops_per_image": self.flops_per_image,
+            "train_flops_per_epoch": self.train_flops_per_epoch,
+            "latency_p50_ms": self.latency_p50_ms,
+            "latency_p95_ms": self.latency_p95_ms,
+            "throughput_images_per_second": self.throughput_images_per_second,
+            "target_accuracy": self.target_accuracy,
+        }
+        if self.time_to_target_seconds is not None:
+            metrics["time_to_target_seconds"] = self.time_to_target_seconds
+        return metrics
