@@ -357,3 +357,16 @@ def test_mistakes_of_a_run_without_probabilities_are_left_out(monkeypatch, caplo
         "mistakes from"
     )
     assert "report: mistakes left out: run run-a has no test_probabilities.npz" in caplog.text
+
+
+def test_page_escapes_names_and_notes() -> None:
+    sections = [
+        report_page.Section("leaderboard", note="the leaderboard is empty"),
+        report_page.Section("pareto", note="no run <b>logged</b> params"),
+    ]
+    text = report_page.render("<script>alert(1)</script>", 0, 0, "0123456789abcdef", sections)
+    assert "<script" not in text
+    assert "cnn-benchmark report: &lt;script&gt;alert(1)&lt;/script&gt;</h1>" in text
+    assert "no run &lt;b&gt;logged&lt;/b&gt; params" in text
+    assert parse(text).sections == ["leaderboard", "pareto"]
+    assert "<code>0123456789ab</code>" in text  # the commit, shortened to twelve characters

@@ -8,12 +8,14 @@ import functools
 import html
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import jinja2
 import numpy as np
 import pandas as pd
 
-from benchmark.report.mistakes import Mistakes
+if TYPE_CHECKING:  # the page only shows them; rendering needs no MLflow nor TensorFlow
+    from benchmark.report.mistakes import Mistakes
 
 SECTIONS = {  # id -> heading, in page order
     "leaderboard": "Leaderboard",
