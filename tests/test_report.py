@@ -18,11 +18,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
-from benchmark import report, tracking
+from benchmark import tracking
 from benchmark.cli import EXIT_USER_ERROR, main
 from benchmark.errors import BenchmarkError
 from benchmark.report import build
-from benchmark.report import page as report_page
+from benchmark.report import page as report
 from benchmark.report.mistakes import best_model_mistakes
 from benchmark.report.pareto import pareto_front
 from benchmark.results import leaderboard
@@ -103,7 +103,7 @@ def test_report_has_every_section_and_leaderboard_column(reported) -> None:
     path, uri, code = reported
     assert code == 0
     page = parse(path.read_text(encoding="utf-8"))
-    assert page.sections == list(report_page.SECTIONS)
+    assert page.sections == list(report.SECTIONS)
     experiment_id = tracking.connect(uri, "smoke", create=False)
     board = leaderboard.from_experiment(experiment_id, ensemble_k=2)
     assert page.headers == [str(column) for column in board.columns]
@@ -200,7 +200,7 @@ def test_report_renders_in_a_headless_browser(reported, tmp_path: Path) -> None:
     )
     assert dumped.returncode == 0, dumped.stderr[-2000:]
     page = parse(dumped.stdout)
-    assert page.sections == list(report_page.SECTIONS)
+    assert page.sections == list(report.SECTIONS)
     assert re.search(r'data-images-loaded="5/5"', dumped.stdout), dumped.stdout[:300]
 
     shot = tmp_path / "shot.png"
@@ -255,7 +255,7 @@ def test_columns_are_formatted_whatever_they_are() -> None:
             "distinguishable": [True, False],
         }
     )
-    shown = {column: report_page.format_column(board[column]) for column in board}
+    shown = {column: report.format_column(board[column]) for column in board}
     assert shown == {
         "name": ["a", "–"],
         "params": ["121,994", "31,626"],
@@ -266,7 +266,7 @@ def test_columns_are_formatted_whatever_they_are() -> None:
         "latency_p50_ms": ["12.35", "3.20"],
         "distinguishable": ["yes", "no"],
     }
-    assert report_page.table(board).count("<tr>") == 3
+    assert report.table(board).count("<tr>") == 3
 
 
 def test_pareto_front_keeps_only_undominated_points() -> None:
@@ -361,10 +361,10 @@ def test_mistakes_of_a_run_without_probabilities_are_left_out(monkeypatch, caplo
 
 def test_page_escapes_names_and_notes() -> None:
     sections = [
-        report_page.Section("leaderboard", note="the leaderboard is empty"),
-        report_page.Section("pareto", note="no run <b>logged</b> params"),
+        report.Section("leaderboard", note="the leaderboard is empty"),
+        report.Section("pareto", note="no run <b>logged</b> params"),
     ]
-    text = report_page.render("<script>alert(1)</script>", 0, 0, "0123456789abcdef", sections)
+    text = report.render("<script>alert(1)</script>", 0, 0, "0123456789abcdef", sections)
     assert "<script" not in text
     assert "cnn-benchmark report: &lt;script&gt;alert(1)&lt;/script&gt;</h1>" in text
     assert "no run &lt;b&gt;logged&lt;/b&gt; params" in text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -31,11 +30,6 @@ _PER_RUN_NAMES = {
     "params.split_seed": "split_seed",
     "params.validation_fraction": "validation_fraction",
 }
-
-
-def default_folder(experiment: str) -> Path:
-    """reports/<experiment>, the experiment name made safe for a folder name."""
-    return Path("reports") / (re.sub(r"[^\w.-]+", "_", experiment).strip("._") or "experiment")
 
 
 def write_report(

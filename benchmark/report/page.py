@@ -1,4 +1,4 @@
-"""The report page: section ids and headings, the Jinja2 template, and HTML tables."""
+"""The report page: its folder, section ids and headings, the Jinja2 template, HTML tables."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import datetime
 import functools
 import html
 import math
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jinja2
@@ -25,6 +27,11 @@ SECTIONS = {  # id -> heading, in page order
     "per-class-f1": "Per-class F1",
     "mistakes": "Mistakes of the best model",
 }
+
+
+def default_folder(experiment: str) -> Path:
+    """reports/<experiment>, the experiment name made safe for a folder name."""
+    return Path("reports") / (re.sub(r"[^\w.-]+", "_", experiment).strip("._") or "experiment")
 
 
 @dataclass(frozen=True)
