@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +20,10 @@ from PIL import Image
 
 from benchmark import tracking
 from benchmark.cli import EXIT_USER_ERROR, main
+from benchmark.errors import BenchmarkError
+from benchmark.report import build
 from benchmark.report import page as report
+from benchmark.report.mistakes import best_model_mistakes
 from benchmark.report.pareto import pareto_front
 from benchmark.results import leaderboard
 from benchmark.results.metrics import format_column
@@ -74,6 +79,10 @@ def parse(text: str) -> _Page:
     return page
 
 
+def _must_not_run(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the report loaded or ran a model")
+
+
 @pytest.fixture(scope="module")
 def reported(tmp_path_factory: pytest.TempPathFactory):
     """Two architectures trained into a fresh store, then one report; like `store`, per module."""
@@ -82,6 +91,9 @@ def reported(tmp_path_factory: pytest.TempPathFactory):
         patch.chdir(folder)
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
         assert main(["run", "--arch", "basic", "mlp", *SMOKE]) == 0
+        # The mistakes come from the logged test probabilities: loading or running a model fails.
+        patch.setattr(tracking, "load_run_model", _must_not_run)
+        patch.setattr(keras.Model, "predict", _must_not_run)
         code = main(
             ["report", "--experiment", "smoke", "--output", str(folder / "r"), "--ensemble-k", "2"]
         )
@@ -136,6 +148,7 @@ def test_mistakes_are_of_the_best_run_by_validation_accuracy(reported) -> None:
     assert wrong and int(wrong[2]) == int(best["params.test_size"])
     recomputed = 1 - int(wrong[1]) / int(wrong[2])
     assert recomputed == pytest.approx(best["metrics.test_accuracy"], abs=1e-6)
+    assert 'alt="misclassified test images"' in section  # built with no model (see fixture)
 
 
 def test_report_is_logged_to_mlflow(reported) -> None:
@@ -266,3 +279,95 @@ def test_pareto_front_keeps_only_undominated_points() -> None:
 def test_default_folder_is_under_reports() -> None:
     assert report.default_folder("smoke") == Path("reports/smoke")
     assert report.default_folder("team a/b") == Path("reports/team_a_b")
+
+
+def _per_run_table(**overrides: object) -> pd.DataFrame:
+    """Two runs as the results package's per-run table has them: 300-image subset, split seed 0."""
+    table = pd.DataFrame(
+        {
+            "run_id": ["run-a", "run-b"],
+            "arch": ["basic", "mlp"],
+            "variant": ["default", "default"],
+            "seed": [0, 0],
+            "label": ["basic", "mlp"],
+            "subset": [300, 300],
+            "split_seed": [0, 0],
+            "validation_fraction": [0.1, 0.1],
+            "test_size": [150, 150],
+            # mlp is better on the test set, basic on validation: validation picks basic.
+            "test_accuracy": [0.96, 0.98],
+            "best_val_accuracy": [0.95, 0.93],
+        }
+    )
+    return table.assign(**overrides)
+
+
+def _logged(y_true: np.ndarray, wrong_at: dict[int, float]) -> np.ndarray:
+    """Right answers (0.91) except at the given indices: a wrong class with that probability."""
+    probabilities = np.full((len(y_true), 10), 0.01, dtype=np.float32)
+    probabilities[np.arange(len(y_true)), y_true] = 0.91
+    for index, confidence in wrong_at.items():
+        probabilities[index] = (1 - confidence) / 9
+        probabilities[index, (y_true[index] + 1) % 10] = confidence
+    return probabilities
+
+
+def test_mistakes_come_from_the_logged_probabilities(tiny_splits, monkeypatch) -> None:
+    y_test = tiny_splits.y_test
+    probabilities = _logged(y_test, {3: 0.6, 40: 0.9, 77: 0.7})
+    loaded = []
+    monkeypatch.setattr(
+        tracking,
+        "load_test_probabilities",
+        lambda run_id: loaded.append(run_id) or (probabilities, y_test.copy()),
+    )
+    monkeypatch.setattr(tracking, "load_run_model", _must_not_run)
+    found = best_model_mistakes(_per_run_table(), limit=2)
+    assert loaded == ["run-a"] and (found.run_id, found.label) == ("run-a", "basic")
+    assert (found.wrong, found.test_size) == (3, len(y_test))
+    assert found.confidence.tolist() == pytest.approx([0.9, 0.7])  # most confident first
+    np.testing.assert_array_equal(found.images, tiny_splits.x_test[[40, 77]])
+    np.testing.assert_array_equal(found.true, y_test[[40, 77]])
+    np.testing.assert_array_equal(found.predicted, (y_test[[40, 77]] + 1) % 10)
+    assert found.logged_accuracy == 0.96
+
+
+def test_mistakes_refuse_labels_that_differ_from_the_logged_ones(tiny_splits, monkeypatch) -> None:
+    y_logged = tiny_splits.y_test.copy()
+    y_logged[0] = (y_logged[0] + 1) % 10  # one label differs: another split or another data set
+    logged = (_logged(y_logged, {}), y_logged)
+    monkeypatch.setattr(tracking, "load_test_probabilities", lambda run_id: logged)
+    with pytest.raises(BenchmarkError) as error:
+        best_model_mistakes(_per_run_table())
+    message = str(error.value)
+    assert "does not match the 150 labels logged by run run-a" in message
+    assert len(message.splitlines()) == 1
+
+
+def test_mistakes_of_a_run_without_probabilities_are_left_out(monkeypatch, caplog) -> None:
+    monkeypatch.setattr(tracking, "load_test_probabilities", lambda run_id: None)
+    logger = logging.getLogger(build.__name__)
+    logger.addHandler(caplog.handler)  # also when the CLI's handler stops propagation
+    try:
+        section = build._mistakes(_per_run_table())
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert section.figure is None and section.mistakes is None
+    assert (
+        section.note == "left out: run run-a has no test_probabilities.npz artifact to read its "
+        "mistakes from"
+    )
+    assert "report: mistakes left out: run run-a has no test_probabilities.npz" in caplog.text
+
+
+def test_page_escapes_names_and_notes() -> None:
+    sections = [
+        report.Section("leaderboard", note="the leaderboard is empty"),
+        report.Section("pareto", note="no run <b>logged</b> params"),
+    ]
+    text = report.render("<script>alert(1)</script>", 0, 0, "0123456789abcdef", sections)
+    assert "<script" not in text
+    assert "cnn-benchmark report: &lt;script&gt;alert(1)&lt;/script&gt;</h1>" in text
+    assert "no run &lt;b&gt;logged&lt;/b&gt; params" in text
+    assert parse(text).sections == ["leaderboard", "pareto"]
+    assert "<code>0123456789ab</code>" in text  # the commit, shortened to twelve characters

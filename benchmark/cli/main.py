@@ -120,8 +120,7 @@ def _tune(args: argparse.Namespace, console: object) -> int:
 
 
 def _report(args: argparse.Namespace, console: object) -> int:
-    from benchmark import tracking
-    from benchmark.report import page as report
+    from benchmark import report, tracking
 
     uri = tracking.resolve_tracking_uri(args.tracking_uri)
     experiment_id = tracking.connect(uri, args.experiment, create=False)
@@ -130,7 +129,6 @@ def _report(args: argparse.Namespace, console: object) -> int:
         experiment_id,
         args.experiment,
         folder,
-        say=lambda line: console.print(line, markup=False),
         ensemble_k=_ensemble_k(args),
     )
     console.print(f"report written to {path}; logged to MLflow run {run_id} (run_kind=report)")

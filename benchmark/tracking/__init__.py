@@ -5,6 +5,7 @@ the work by what it is about.
 """
 
 from benchmark.tracking.artifacts import (
+    PROBABILITIES_ARTIFACT,
     log_comparison,
     log_report,
     log_result,
@@ -48,6 +49,7 @@ from benchmark.tracking.trials import (
 __all__ = [
     "CHAMPION_URI",
     "DEFAULT_VARIANT",
+    "PROBABILITIES_ARTIFACT",
     "REGISTERED_MODEL",
     "EpochLogger",
     "artifact_text",
