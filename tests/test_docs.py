@@ -1,0 +1,107 @@
+"""The README and docs/ stay in step with the software: links, commands, options, the example."""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from benchmark.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+DOCS = [README, *sorted((ROOT / "docs").glob("*.md"))]
+COMMANDS = ("list", "run", "tune", "leaderboard", "report", "predict")
+
+
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def _anchors(markdown: str) -> set[str]:
+    """GitHub's anchors of a page's headings: lower case, punctuation dropped, spaces to '-'."""
+    anchors = set()
+    for heading in re.findall(r"^#{1,6} (.+)$", markdown, flags=re.MULTILINE):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchors.add(slug)
+    return anchors
+
+
+def _command_lines(markdown: str) -> list[tuple[str, str]]:
+    """(command, rest of line) of every `python -m benchmark <command> ...` shown in the docs."""
+    joined = re.sub(r"\\\n\s*", " ", markdown)  # shell line continuations
+    found = []
+    for match in re.finditer(r"python -m benchmark (\w+)([^`\n#]*)", joined):
+        found.append((match.group(1), match.group(2)))
+    return found
+
+
+def _help(command: str, capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_readme_is_a_front_page_with_the_two_commands() -> None:
+    """At most 200 lines, and a newcomer finds the two commands verbatim."""
+    readme = _text(README)
+    assert len(readme.splitlines()) <= 200
+    assert "uv run python -m benchmark run --all" in readme
+    assert "uv run pytest" in readme
+    assert "uv run pytest -m slow" in readme
+    for page in ("docs/guide.md", "docs/methods.md", "docs/results.md"):
+        assert f"]({page}" in readme, f"README does not link {page}"
+
+
+@pytest.mark.parametrize("page", DOCS, ids=lambda path: path.name)
+def test_links_between_pages_resolve(page: Path) -> None:
+    """Every relative link names a file that exists and, with '#', a heading in it."""
+    text = _text(page)
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+://", target):
+            continue
+        file_part, _, anchor = target.partition("#")
+        linked = (page.parent / file_part).resolve() if file_part else page
+        assert linked.exists(), f"{page.name}: broken link {target}"
+        if anchor:
+            assert anchor in _anchors(_text(linked)), f"{page.name}: no heading for {target}"
+
+
+def test_shown_commands_use_options_that_exist(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each `python -m benchmark <command> --option` in the docs is an option of that command."""
+    helps = {command: _help(command, capsys) for command in COMMANDS}
+    checked = 0
+    for page in DOCS:
+        for command, rest in _command_lines(_text(page)):
+            assert command in COMMANDS, f"{page.name}: unknown command {command!r}"
+            for option in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", rest):
+                assert re.search(rf"(?<![\w-]){option}\b", helps[command]), (
+                    f"{page.name}: `{command} {option}` is not in `{command} --help`"
+                )
+                checked += 1
+    assert checked > 20  # the docs show many commands; a broken pattern must not pass quietly
+
+
+def test_readme_example_architecture_registers_and_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's example module registers, builds a model and returns its DEFAULTS' keys."""
+    import optuna
+
+    from architectures import registry
+
+    example = re.search(r"```python\n(\"\"\"A small CNN.*?)```", _text(README), re.DOTALL)
+    assert example, "README lost its example architecture"
+    module = types.ModuleType("architectures.small_readme_example")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr(registry, "_REGISTRY", {})  # the real registry stays as it was
+    exec(compile(example.group(1), "README.md", "exec"), module.__dict__)
+
+    small = registry.get("small")
+    model = small.build(small.params(), (28, 28, 1), 10)
+    assert model.output_shape == (None, 10)
+    chosen = {"filters": 16, "learning_rate": 1e-3, "batch_size": 64, "optimizer": "adam"}
+    trial = optuna.trial.FixedTrial({**chosen, "lr_schedule": "constant"})
+    assert set(small.search_space(trial)) == set(small.defaults)
