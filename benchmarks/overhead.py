@@ -23,14 +23,14 @@ import architectures  # noqa: E402
 from benchmark import tracking  # noqa: E402
 from benchmark.cli import main  # noqa: E402
 from benchmark.data.splits import load_splits, to_model_input  # noqa: E402
-from benchmark.suite import SPLIT_SEED  # noqa: E402
+from benchmark.settings import SPLIT_SEED  # noqa: E402
 from benchmark.training.runner import build_model  # noqa: E402
 
 
 def bare_fit(epochs: int) -> float:
     """Seconds for the notebook's own steps: build, fit with validation, evaluate on test."""
     start = time.perf_counter()
-    splits = load_splits(seed=SPLIT_SEED, log=lambda line: None)
+    splits = load_splits(seed=SPLIT_SEED)
     arch = architectures.get("basic")
     keras.utils.set_random_seed(0)
     model = build_model(arch, arch.defaults, splits)

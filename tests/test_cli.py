@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,7 +17,16 @@ from mlflow.tracking import MlflowClient
 
 import architectures
 from benchmark.cli import EXIT_USER_ERROR, main
+from benchmark.cli.arguments import build_parser
+from benchmark.errors import BenchmarkError
 from benchmark.results import leaderboard
+from benchmark.settings import (
+    BoardSettings,
+    PredictSettings,
+    ReportSettings,
+    RunSettings,
+    TuneSettings,
+)
 
 SMOKE = ["--subset", "300", "--epochs", "1", "--experiment", "smoke"]
 ARTIFACTS = {
@@ -155,6 +166,22 @@ def test_second_run_skips_finished_work_and_force_reruns(smoke, capsys) -> None:
     assert len(training_runs(client)) == before + 1
 
 
+def test_quiet_prints_no_progress_and_verbose_prints_debug_lines(smoke, capsys) -> None:
+    folder, uri, _ = smoke
+    args = ["run", "--arch", "basic", "lenet5", *SMOKE, "--tracking-uri", uri]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        assert main(["-q", *args]) == 0
+        quiet = capsys.readouterr().out
+        assert main([*args, "--verbose"]) == 0
+        verbose = capsys.readouterr().out
+    assert "skipped" not in quiet and "data:" not in quiet
+    assert "basic" in quiet and "lenet5" in quiet, "the leaderboard is a result: still printed"
+    assert "[basic 1/2] skipped" in verbose and "data: mnist" in verbose
+    assert "[basic 1/2] configuration" in verbose, "-v adds the debug lines"
+    assert verbose.count("] configuration ") == 2, "one debug line per job"
+
+
 def test_leaderboard_command_reads_mlflow(smoke, capsys) -> None:
     _, uri, _ = smoke
     assert (
@@ -179,6 +206,48 @@ def test_list_prints_names_and_parameter_counts(capsys) -> None:
     assert "121,994" in out
     for name in architectures.names():
         assert name in out
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run", "--arch", "mlp"], RunSettings(archs=["mlp"])),
+        (["run", "--all", "--seeds", "2"], RunSettings(archs=architectures.names(), seeds=[0, 1])),
+        (["run", "--arch", "mlp", "--ensemble"], RunSettings(archs=["mlp"], ensemble_k=5)),
+        (["tune", "--arch", "mlp", "--heartbeat", "3"], TuneSettings("mlp", heartbeat_seconds=3)),
+        (["leaderboard", "--ensemble-k", "2"], BoardSettings(ensemble_k=2)),
+        (["report"], ReportSettings()),
+        (["predict", "a.png"], PredictSettings(images=["a.png"])),
+    ],
+)
+def test_parser_defaults_and_options_are_the_settings_fields(args, expected) -> None:
+    parsed = build_parser().parse_args(args)
+    assert type(expected).from_args(parsed) == expected
+    options = {
+        flag
+        for item in dataclasses.fields(expected)
+        for option in item.metadata.get("options", ())
+        for flag in option.flags
+    }
+    command = build_parser()._subparsers._group_actions[0].choices[args[0]]
+    parsed_flags = {flag for action in command._actions for flag in action.option_strings}
+    parsed_flags |= {action.dest for action in command._actions if not action.option_strings}
+    assert parsed_flags - {"-h", "--help", "-q", "--quiet", "-v", "--verbose"} == options
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (lambda: TuneSettings("mlp", seed=-1), "argument --seed: must be 0 or more, got -1"),
+        (lambda: TuneSettings("mlp", pruner="often"), "argument --pruner: invalid choice"),
+        (lambda: RunSettings(["mlp"], epochs=0), "argument --epochs: must be a positive whole"),
+        (lambda: RunSettings(["mlp"], seeds=[1, 1]), "seeds must be distinct"),
+        (lambda: RunSettings(["nope"]), "unknown architecture 'nope'"),
+    ],
+)
+def test_settings_made_in_python_are_checked_like_the_command_line(settings, message) -> None:
+    with pytest.raises(BenchmarkError, match=re.escape(message)):
+        settings()
 
 
 def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:

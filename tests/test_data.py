@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -112,8 +113,10 @@ def test_digest_identifies_the_data(mnist: Loaded, full_splits: Splits) -> None:
     assert make_splits(x_train, y_train, x_test, changed).digest != full_splits.digest
 
 
-def test_load_splits_reads_the_cache(mnist: Loaded, no_sources: None) -> None:
-    splits = load_splits(subset=200, seed=3, cache_dir=mnist.cache_dir, log=pytest.fail)
+def test_load_splits_reads_the_cache(mnist: Loaded, no_sources: None, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="benchmark")
+    splits = load_splits(subset=200, seed=3, cache_dir=mnist.cache_dir)
+    assert caplog.messages == []
     assert splits.sizes == {"train_size": 200, "val_size": 100, "test_size": 100}
 
 

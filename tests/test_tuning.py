@@ -187,7 +187,7 @@ def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(tiny_splits
     study.enqueue_trial({"dropout": 1.5})  # Keras refuses the rate: the trial raises
     study.enqueue_trial({"learning_rate": 1e9, "optimizer": "adam", "lr_schedule": "constant"})
     with tracking.tuning_run(experiment_id, settings.name, "memory", "mlp", {}) as parent:
-        objective = Objective(settings, tiny_splits, experiment_id, parent, lambda line: None)
+        objective = Objective(settings, tiny_splits, experiment_id, parent)
         study.optimize(objective, n_trials=3, catch=(Exception,))
     pruned, failed, diverged = study.trials
     assert pruned.state == TrialState.PRUNED and pruned.user_attrs["epochs_trained"] == 3
@@ -211,6 +211,8 @@ def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(tiny_splits
         (["--arch", "mlp", "--storage", "sqlite:////no/such/folder/o.db"], "does not exist"),
         (["--arch", "mlp", "--trials", "0"], "must be a positive whole number"),
         (["--arch", "mlp", "--pruner", "sometimes"], "invalid choice"),
+        (["--arch", "mlp", "--seed", "-1"], "--seed: must be 0 or more"),
+        (["--arch", "mlp", "--seed", "one"], "expected a whole number"),
     ],
 )
 def test_bad_input_is_one_line_before_training(args, message, store, capsys) -> None:

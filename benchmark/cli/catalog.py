@@ -5,10 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 import architectures
-
-# MNIST's shape: the catalogue counts parameters for the data the benchmark trains on.
-INPUT_SHAPE = (28, 28, 1)
-NUM_CLASSES = 10
+from benchmark.data.mnist import INPUT_SHAPE, NUM_CLASSES
 
 
 def parameter_counts() -> dict[str, int]:

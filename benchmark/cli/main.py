@@ -3,31 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
+from typing import Any
 
-from benchmark.cli.arguments import DEFAULT_ENSEMBLE_K, EXIT_USER_ERROR, build_parser
+from benchmark import logs, runtime
+from benchmark.cli.arguments import COMMANDS, EXIT_USER_ERROR, build_parser
 from benchmark.errors import BenchmarkError
+from benchmark.settings import PredictSettings
 
 EXIT_INTERRUPTED = 130
-
-
-def _ensemble_k(args: argparse.Namespace) -> int | None:
-    """The ensemble size asked for, or None when no ensemble row is wanted."""
-    if args.ensemble_k is not None:
-        return args.ensemble_k
-    return DEFAULT_ENSEMBLE_K if args.ensemble else None
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return the process exit code."""
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C
+    logs.setup(args.verbosity)
+    runtime.stop_on_sigterm()  # `kill` cleans up like Ctrl-C
     try:
         return _dispatch(args)
     except BenchmarkError as error:
@@ -42,138 +33,81 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with native stderr muted: its CUDA probing prints errors on CPU hosts.
-
-    Only the C++ start-up chatter is muted; a Python exception still propagates.
-    """
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow
-
-        tensorflow.config.list_physical_devices()  # the CUDA probe runs here, not at import
-        # Every model trained or timed traces fresh predict and train functions; TensorFlow
-        # counts them together per process and warns about "retracing" that is expected here.
-        tensorflow.get_logger().addFilter(
-            lambda record: "triggered tf.function retracing" not in record.getMessage()
-        )
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def _dispatch(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     if args.command == "predict":  # bad files are reported before TensorFlow's slow import
-        return _predict(args)
-    _import_tensorflow_quietly()
+        return _predict(PredictSettings.from_args(args))
+    runtime.import_tensorflow_quietly()  # before settings check names against the registry
+    settings_class = COMMANDS[args.command][0]
+    settings = settings_class.from_args(args) if settings_class else None
     # Wide lines in logs and pipes, where rich would otherwise wrap at 80 columns.
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else logs.WIDTH_WHEN_PIPED)
     if args.command == "list":
         from benchmark.cli.catalog import architecture_table
 
         console.print(architecture_table())
         return 0
-    if args.command == "leaderboard":
-        from benchmark import tracking
-        from benchmark.results import leaderboard
-
-        uri = tracking.resolve_tracking_uri(args.tracking_uri)
-        experiment_id = tracking.connect(uri, args.experiment, create=False)
-        board = leaderboard.from_experiment(experiment_id, ensemble_k=_ensemble_k(args))
-        if board.empty:
-            raise BenchmarkError(f"no finished runs in experiment {args.experiment!r} yet")
-        rendered = leaderboard.render(board, args.format)
-        console.print(rendered) if args.format == "table" else print(rendered, end="")
-        return 0
-    if args.command == "tune":
-        return _tune(args, console)
-    if args.command == "report":
-        return _report(args, console)
-    return _run(args, console)
+    commands = {"leaderboard": _leaderboard, "tune": _tune, "report": _report, "run": _run}
+    return commands[args.command](settings, console)
 
 
-def _tune(args: argparse.Namespace, console: object) -> int:
-    from benchmark.tuning.search import TuneSettings, tune
+def _leaderboard(settings: Any, console: Any) -> int:
+    from benchmark import tracking
+    from benchmark.results import leaderboard
 
-    settings = TuneSettings(
-        arch=args.arch,
-        trials=args.trials,
-        timeout=args.timeout,
-        storage=args.storage,
-        study_name=args.study_name,
-        pruner=args.pruner,
-        sampler=args.sampler,
-        workers=args.workers,
-        epochs=args.epochs,
-        subset=args.subset,
-        seed=args.seed,
-        experiment=args.experiment,
-        tracking_uri=args.tracking_uri,
-        heartbeat_seconds=args.heartbeat,
-    )
-    tune(settings, say=lambda line: console.print(line, markup=False))
+    uri = tracking.resolve_tracking_uri(settings.tracking_uri)
+    experiment_id = tracking.connect(uri, settings.experiment, create=False)
+    board = leaderboard.from_experiment(experiment_id, ensemble_k=settings.ensemble_k)
+    if board.empty:
+        raise BenchmarkError(f"no finished runs in experiment {settings.experiment!r} yet")
+    rendered = leaderboard.render(board, settings.format)
+    console.print(rendered) if settings.format == "table" else print(rendered, end="")
     return 0
 
 
-def _report(args: argparse.Namespace, console: object) -> int:
+def _tune(settings: Any, console: Any) -> int:
+    from benchmark.tuning.search import tune
+
+    tune(settings)
+    return 0
+
+
+def _report(settings: Any, console: Any) -> int:
     from benchmark import report, tracking
 
-    uri = tracking.resolve_tracking_uri(args.tracking_uri)
-    experiment_id = tracking.connect(uri, args.experiment, create=False)
-    folder = args.output or report.default_folder(args.experiment)
+    uri = tracking.resolve_tracking_uri(settings.tracking_uri)
+    experiment_id = tracking.connect(uri, settings.experiment, create=False)
+    folder = settings.output or report.default_folder(settings.experiment)
     path, run_id = report.write_report(
-        experiment_id,
-        args.experiment,
-        folder,
-        ensemble_k=_ensemble_k(args),
+        experiment_id, settings.experiment, folder, ensemble_k=settings.ensemble_k
     )
     console.print(f"report written to {path}; logged to MLflow run {run_id} (run_kind=report)")
     return 0
 
 
-def _run(args: argparse.Namespace, console: object) -> int:
-    import architectures
+def _run(settings: Any, console: Any) -> int:
     from benchmark.results import leaderboard
-    from benchmark.suite import RunSettings, run_suite
+    from benchmark.suite import run_suite
 
-    settings = RunSettings(
-        archs=architectures.names() if args.all else args.arch,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seeds=list(range(args.seeds)) if args.seeds else [args.seed],
-        subset=args.subset,
-        early_stopping=args.early_stopping,
-        experiment=args.experiment,
-        tracking_uri=args.tracking_uri,
-        force=args.force,
-        output_dir=args.output_dir,
-        params=args.params,
-        storage=args.storage,
-        study_name=args.study_name,
-        ensemble_k=_ensemble_k(args),
-    )
-    board = run_suite(settings, say=lambda line: console.print(line, markup=False))
+    board = run_suite(settings)
     console.print(leaderboard.render(board, "table"))
     return 0
 
 
-def _predict(args: argparse.Namespace) -> int:
+def _predict(settings: Any) -> int:
     """Print one line per readable image; report unreadable ones and exit 2 if there were any."""
     from benchmark.serving import predict
 
-    paths, images, errors = predict.read_digits(args.images)
+    paths, images, errors = predict.read_digits(settings.images)
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
     if paths:
-        _import_tensorflow_quietly()
+        runtime.import_tensorflow_quietly()
         from benchmark import tracking
 
-        uri = tracking.resolve_tracking_uri(args.tracking_uri)
-        model = tracking.load_model(uri, args.model or tracking.CHAMPION_URI)
+        uri = tracking.resolve_tracking_uri(settings.tracking_uri)
+        model = tracking.load_model(uri, settings.model or tracking.CHAMPION_URI)
         for prediction in predict.classify(model, paths, images):
             print(prediction.line())
     return EXIT_USER_ERROR if errors else 0

@@ -7,6 +7,7 @@ import hashlib
 import importlib
 import importlib.util
 import io
+import logging
 import os
 import pickle
 import tempfile
@@ -22,6 +23,11 @@ MNIST_TRAIN_SHA256 = "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b67
 MNIST_TEST_SHA256 = "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161"
 TRAIN_CLASS_COUNTS = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
 TEST_CLASS_COUNTS = (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)
+
+# MNIST's shape: what the models are built for (the catalogue counts parameters for it).
+IMAGE_SHAPE = (28, 28)  # pixels, height x width
+INPUT_SHAPE = (*IMAGE_SHAPE, 1)  # one model input, channels last
+NUM_CLASSES = 10  # the digits 0..9
 
 CACHE_NAME = "mnist.npz"
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -40,6 +46,8 @@ _PICKLE_ALLOWED = {
 _PICKLE_RENAMED = {"numpy.core.multiarray": "numpy._core.multiarray"}
 
 MnistArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+log = logging.getLogger(__name__)
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -77,9 +85,9 @@ def _verify(
 ) -> None:
     """Raise BenchmarkError unless the arrays are exactly the published MNIST."""
     expected = (
-        ("x_train", x_train, (60000, 28, 28), MNIST_TRAIN_SHA256, None),
+        ("x_train", x_train, (60000, *IMAGE_SHAPE), MNIST_TRAIN_SHA256, None),
         ("y_train", y_train, (60000,), None, TRAIN_CLASS_COUNTS),
-        ("x_test", x_test, (10000, 28, 28), MNIST_TEST_SHA256, None),
+        ("x_test", x_test, (10000, *IMAGE_SHAPE), MNIST_TEST_SHA256, None),
         ("y_test", y_test, (10000,), None, TEST_CLASS_COUNTS),
     )
     for name, array, shape, digest, counts in expected:
@@ -87,7 +95,10 @@ def _verify(
             raise BenchmarkError(f"{name} is {array.dtype} {array.shape}, expected uint8 {shape}")
         if digest is not None and _sha256(array) != digest:
             raise BenchmarkError(f"{name} SHA-256 does not match MNIST")
-        if counts is not None and tuple(np.bincount(array, minlength=10).tolist()) != counts:
+        if (
+            counts is not None
+            and tuple(np.bincount(array, minlength=NUM_CLASSES).tolist()) != counts
+        ):
             raise BenchmarkError(f"{name} class counts do not match MNIST")
 
 
@@ -169,7 +180,7 @@ def _one_line(error: BaseException) -> str:
     return " ".join(f"{type(error).__name__}: {error}".split())
 
 
-def load_mnist(cache_dir: Path | None = None, log: Callable[[str], None] = print) -> MnistArrays:
+def load_mnist(cache_dir: Path | None = None) -> MnistArrays:
     """Return x_train (60000,28,28) uint8, y_train (60000,) uint8, x_test (10000,28,28) uint8, y_test (10000,) uint8, verified."""  # noqa: E501
     path = Path(cache_dir if cache_dir is not None else default_cache_dir()) / CACHE_NAME
     corrupt_reason = None
@@ -202,7 +213,9 @@ def load_mnist(cache_dir: Path | None = None, log: Callable[[str], None] = print
     except OSError as error:  # a read-only cache dir should not stop a run; say so and go on
         cached = f" but could not write it ({_one_line(error)})"
     if corrupt_reason:
-        log(f"data: cache {path} was corrupt ({corrupt_reason}); rebuilt it from {source}{cached}")
+        log.warning(
+            f"data: cache {path} was corrupt ({corrupt_reason}); rebuilt it from {source}{cached}"
+        )
     else:
-        log(f"data: loaded MNIST from {source}; cached it at {path}{cached}")
+        log.info(f"data: loaded MNIST from {source}; cached it at {path}{cached}")
     return arrays

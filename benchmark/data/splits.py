@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from sklearn.model_selection import train_test_split
 
 from benchmark.data.mnist import load_mnist
 from benchmark.errors import BenchmarkError
+from benchmark.settings import SPLIT_SEED, VALIDATION_FRACTION
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,8 @@ def make_splits(
     y_train: np.ndarray,
     x_test: np.ndarray,
     y_test: np.ndarray,
-    validation_fraction: float = 0.1,
-    seed: int = 0,
+    validation_fraction: float = VALIDATION_FRACTION,
+    seed: int = SPLIT_SEED,
     subset: int | None = None,
     dataset: str = "mnist",
 ) -> Splits:
@@ -121,14 +121,13 @@ def make_splits(
 
 
 def load_splits(
-    validation_fraction: float = 0.1,
-    seed: int = 0,
+    validation_fraction: float = VALIDATION_FRACTION,
+    seed: int = SPLIT_SEED,
     subset: int | None = None,
     cache_dir: Path | None = None,
-    log: Callable[[str], None] = print,
 ) -> Splits:
     """Load verified MNIST and split it (see make_splits)."""
-    x_train, y_train, x_test, y_test = load_mnist(cache_dir, log=log)
+    x_train, y_train, x_test, y_test = load_mnist(cache_dir)
     return make_splits(x_train, y_train, x_test, y_test, validation_fraction, seed, subset, "mnist")
 
 

@@ -25,9 +25,10 @@ RUN_KIND_REPORT = "report"
 
 # MLflow warns that a uv environment has no pip; the logged requirements are pinned anyway.
 logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
+log = logging.getLogger(__name__)
 
 
-def log_result(result: TrainingResult, log: Any = print) -> None:
+def log_result(result: TrainingResult) -> None:
     """Final metrics, figures, reports and the model, into the active run."""
     mlflow.log_metrics(result.metrics())
     for epoch, seconds in enumerate(result.epoch_end_seconds, start=1):
@@ -55,7 +56,7 @@ def log_result(result: TrainingResult, log: Any = print) -> None:
     summary = io.StringIO()
     result.model.summary(print_fn=lambda line, **_: summary.write(line + "\n"))
     mlflow.log_text(summary.getvalue(), "model_summary.txt")
-    _log_diagram(result.model, log)
+    _log_diagram(result.model)
     mlflow.keras.log_model(
         result.model,
         name="model",
@@ -81,20 +82,20 @@ def _log_figure(fig: Any, artifact: str) -> None:
     plots.close(fig)
 
 
-def _log_diagram(model: keras.Model, log: Any) -> None:
+def _log_diagram(model: keras.Model) -> None:
     """Log architecture.png when pydot and graphviz's dot are installed; say so when not."""
     import shutil
     import tempfile
 
     if shutil.which("dot") is None:
-        log("tracking: graphviz 'dot' not found; skipping the architecture diagram")
+        log.info("tracking: graphviz 'dot' not found; skipping the architecture diagram")
         return
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "architecture.png"
         try:
             keras.utils.plot_model(model, to_file=str(path), show_shapes=True)
         except (ImportError, OSError) as error:
-            log(f"tracking: architecture diagram failed ({error}); skipping it")
+            log.warning(f"tracking: architecture diagram failed ({error}); skipping it")
             return
         mlflow.log_artifact(str(path))
 

@@ -13,12 +13,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from benchmark.errors import BenchmarkError, first_line
+from benchmark.settings import CHAMPION_ALIAS, CHAMPION_URI, REGISTERED_MODEL
 from benchmark.tracking.reading import training_runs
 from benchmark.tracking.store import check_store
-
-REGISTERED_MODEL = "cnn-benchmark-mnist"
-CHAMPION_ALIAS = "champion"
-CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}"
 
 
 def _champion_version(client: MlflowClient) -> ModelVersion | None:

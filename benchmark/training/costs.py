@@ -9,6 +9,8 @@ from collections.abc import Iterator, Sequence
 import keras
 import numpy as np
 
+from benchmark.settings import TARGET_ACCURACY
+
 
 def count_macs(model: keras.Model) -> int:
     """Multiply-accumulates to classify one image, counted from the weight layers.
@@ -105,7 +107,9 @@ def throughput(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> flo
 
 
 def time_to_target(
-    val_accuracy: Sequence[float], epoch_end_seconds: Sequence[float], target: float = 0.99
+    val_accuracy: Sequence[float],
+    epoch_end_seconds: Sequence[float],
+    target: float = TARGET_ACCURACY,
 ) -> float | None:
     """Training seconds at the end of the first epoch whose val_accuracy reached `target`."""
     for accuracy, seconds in zip(val_accuracy, epoch_end_seconds, strict=False):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
 
 import keras
+
+log = logging.getLogger(__name__)
 
 
 def duration(seconds: float) -> str:
@@ -19,11 +21,11 @@ def duration(seconds: float) -> str:
 
 
 class EpochProgress(keras.callbacks.Callback):
-    """Print which architecture, which epoch, validation accuracy and the time left at most."""
+    """Log which architecture, which epoch, validation accuracy and the time left at most."""
 
-    def __init__(self, label: str, epochs: int, say: Callable[[str], None] = print) -> None:
+    def __init__(self, label: str, epochs: int) -> None:
         super().__init__()
-        self.label, self.epochs, self.say = label, epochs, say
+        self.label, self.epochs = label, epochs
         self.started = 0.0
 
     def on_train_begin(self, logs: dict | None = None) -> None:
@@ -34,7 +36,7 @@ class EpochProgress(keras.callbacks.Callback):
         done = epoch + 1
         per_epoch = (time.perf_counter() - self.started) / done
         left = per_epoch * (self.epochs - done)
-        self.say(
+        log.info(
             f"{self.label} epoch {done}/{self.epochs}  loss {logs.get('loss', float('nan')):.4f}"
             f"  val_accuracy {logs.get('val_accuracy', float('nan')):.4f}"
             f"  {per_epoch:.1f} s/epoch  at most {duration(left)} left"

@@ -14,6 +14,7 @@ from sklearn.metrics import precision_recall_fscore_support
 from architectures.registry import Architecture
 from benchmark.data.splits import Splits, to_model_input
 from benchmark.errors import BenchmarkError
+from benchmark.settings import TARGET_ACCURACY
 from benchmark.training import costs
 from benchmark.training.result import TrainingResult
 
@@ -170,7 +171,7 @@ def train_and_evaluate(
     seed: int = 0,
     early_stopping: bool = True,
     callbacks: list[keras.callbacks.Callback] | None = None,
-    target_accuracy: float = 0.99,
+    target_accuracy: float = TARGET_ACCURACY,
 ) -> TrainingResult:
     """Train on the training split, select on validation, evaluate once on test, time it."""
     outcome = fit(arch, params, splits, seed, early_stopping, callbacks)

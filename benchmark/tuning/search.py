@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import keras
@@ -14,65 +14,17 @@ import optuna
 from optuna_integration import KerasPruningCallback
 
 import architectures
-from benchmark import tracking
+from benchmark import logs, tracking
 from benchmark.data.splits import Splits, load_splits
-from benchmark.errors import BenchmarkError
-from benchmark.settings import DEFAULT_EXPERIMENT, DEFAULT_STORAGE
-from benchmark.suite import SPLIT_SEED
+from benchmark.settings import SPLIT_SEED, TuneSettings
 from benchmark.training.progress import EpochProgress, duration
 from benchmark.training.runner import fit
 from benchmark.tuning import studies
 from benchmark.tuning import worker as tune_worker
 
-SAMPLERS = ("tpe", "random")
-PRUNERS = ("median", "hyperband", "none")
+log = logging.getLogger(__name__)
 
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-
-
-@dataclass
-class TuneSettings:
-    """What `python -m benchmark tune` was asked to do."""
-
-    arch: str
-    trials: int = 20  # finished (complete or pruned) trials the study should reach
-    timeout: float | None = None  # seconds after which no new trial starts
-    storage: str = DEFAULT_STORAGE
-    study_name: str | None = None
-    pruner: str = "median"
-    sampler: str = "tpe"
-    workers: int = 1
-    epochs: int | None = None  # most epochs per trial; None: the architecture's default
-    subset: int | None = None
-    seed: int = 0
-    experiment: str = DEFAULT_EXPERIMENT
-    tracking_uri: str | None = None
-    heartbeat_seconds: int = studies.HEARTBEAT_SECONDS
-
-    def validate(self) -> None:
-        """Refuse bad input before any storage is opened or any model trained."""
-        try:
-            architectures.get(self.arch)
-        except KeyError as error:
-            raise BenchmarkError(error.args[0]) from None
-        for flag, value in (
-            ("--trials", self.trials),
-            ("--workers", self.workers),
-            ("--epochs", self.epochs),
-            ("--subset", self.subset),
-            ("--timeout", self.timeout),
-        ):
-            if value is not None and value <= 0:
-                raise BenchmarkError(f"{flag} must be positive, got {value}")
-        if self.sampler not in SAMPLERS:
-            raise BenchmarkError(f"unknown sampler {self.sampler!r}; choose from tpe, random")
-        if self.pruner not in PRUNERS:
-            raise BenchmarkError(f"unknown pruner {self.pruner!r}; choose median, hyperband, none")
-
-    @property
-    def name(self) -> str:
-        """The study name: given, or derived from dataset and architecture."""
-        return self.study_name or studies.default_study_name(self.arch)
 
 
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
@@ -111,9 +63,8 @@ class Objective:
         splits: Splits,
         experiment_id: str,
         parent_run_id: str,
-        say: Callable[[str], None],
     ) -> None:
-        self.settings, self.splits, self.say = settings, splits, say
+        self.settings, self.splits = settings, splits
         self.experiment_id, self.parent_run_id = experiment_id, parent_run_id
         self.arch = architectures.get(settings.arch)
 
@@ -150,11 +101,11 @@ class Objective:
                 tracking.end_trial_run("failed", metrics, reason)
         if escaped is not None:
             if isinstance(escaped, optuna.TrialPruned):
-                self.say(f"{label} pruned after {epochs} epochs")
+                log.info(f"{label} pruned after {epochs} epochs")
             else:
-                self.say(f"{label} failed: {trial.user_attrs['fail_reason']}")
+                log.warning(f"{label} failed: {trial.user_attrs['fail_reason']}")
             raise escaped
-        self.say(f"{label} complete: best val_accuracy {value:.4f} after {epochs} epochs")
+        log.info(f"{label} complete: best val_accuracy {value:.4f} after {epochs} epochs")
         return value
 
     def _train(self, trial: optuna.Trial, label: str, record: _ValidationRecord) -> float:
@@ -167,7 +118,7 @@ class Objective:
         callbacks = [
             tracking.EpochLogger(),
             record,
-            EpochProgress(label, params["epochs"], self.say),
+            EpochProgress(label, params["epochs"]),
             KerasPruningCallback(trial, "val_accuracy"),
         ]
         result = fit(self.arch, params, self.splits, self.settings.seed, True, callbacks)
@@ -182,11 +133,10 @@ def work(
     experiment_id: str,
     parent_run_id: str,
     deadline: float | None,
-    say: Callable[[str], None],
 ) -> None:
     """Run trials until the study has `settings.trials` finished ones or time is up."""
     storage = studies.open_storage(settings.storage, settings.heartbeat_seconds)
-    splits = load_splits(subset=settings.subset, seed=SPLIT_SEED, log=lambda line: None)
+    splits = load_splits(subset=settings.subset, seed=SPLIT_SEED)
     probe = optuna.load_study(study_name=settings.name, storage=storage)
     max_epochs = probe.user_attrs["max_epochs"]
     study = optuna.load_study(
@@ -196,7 +146,7 @@ def work(
         sampler=make_sampler(settings.sampler, settings.seed + 1000 * worker + len(probe.trials)),
         pruner=make_pruner(settings.pruner, max_epochs),
     )
-    objective = Objective(settings, splits, experiment_id, parent_run_id, say)
+    objective = Objective(settings, splits, experiment_id, parent_run_id)
     while deadline is None or time.time() < deadline:
         studies.fail_stale(study)
         state = studies.counts(study)
@@ -209,19 +159,19 @@ def work(
         study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=True)
 
 
-def tune(settings: TuneSettings, say: Callable[[str], None] = print) -> dict[str, Any]:
+def tune(settings: TuneSettings) -> dict[str, Any]:
     """Bring the study to `settings.trials` finished trials; log it to MLflow; return a summary."""
-    settings.validate()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures: one line of ours
+    if logs.verbosity() <= 0:
+        optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures: one line of ours
     storage = studies.open_storage(settings.storage, settings.heartbeat_seconds)
-    splits = load_splits(subset=settings.subset, seed=SPLIT_SEED, log=say)
+    splits = load_splits(subset=settings.subset, seed=SPLIT_SEED)
     arch = architectures.get(settings.arch)
     study = studies.open_study(settings.name, storage, arch, splits, settings.epochs)
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
     experiment_id = tracking.connect(uri, settings.experiment)
     before = studies.counts(study)
     done = before["complete"] + before["pruned"]
-    say(
+    log.info(
         f"study {settings.name} in {studies.redact(settings.storage)}: {done} of "
         f"{settings.trials} trials finished; {settings.workers} worker(s), pruner "
         f"{settings.pruner}, sampler {settings.sampler}"
@@ -229,30 +179,34 @@ def tune(settings: TuneSettings, say: Callable[[str], None] = print) -> dict[str
     started = time.perf_counter()
     deadline = time.time() + settings.timeout if settings.timeout else None
     with tracking.tuning_run(
-        experiment_id, settings.name, studies.redact(settings.storage), arch.name, _params(settings)
+        experiment_id,
+        settings.name,
+        studies.redact(settings.storage),
+        arch.name,
+        settings.logged_params(),
     ) as parent_run_id:
         if settings.workers == 1:
-            work(settings, 0, experiment_id, parent_run_id, deadline, say)
+            work(settings, 0, experiment_id, parent_run_id, deadline)
         else:
             _run_workers(settings, experiment_id, parent_run_id, deadline, uri)
         for name in tracking.close_orphaned_runs(experiment_id):
-            say(f"marked run {name} as KILLED: its worker ended without closing it")
+            log.warning(f"marked run {name} as KILLED: its worker ended without closing it")
         summary = studies.summarize(optuna.load_study(study_name=settings.name, storage=storage))
         tracking.log_study_summary(
             summary["best_value"],
             summary["best_params"],
             summary["trials"],
-            studies.figures(summary["study"], say),
+            studies.figures(summary["study"]),
             summary["counts"],
         )
     state = summary["counts"]
-    say(
+    log.info(
         f"done in {duration(time.perf_counter() - started)}: {state['complete']} complete, "
         f"{state['pruned']} pruned, {state['fail']} failed; {summary['epochs_trained']} epochs "
         "trained in all"
     )
     if summary["best_value"] is not None:
-        say(
+        log.info(
             f"best trial {summary['best_number']}: val_accuracy {summary['best_value']:.4f} "
             f"with {summary['best_params']}"
         )
@@ -267,7 +221,15 @@ def _run_workers(
     processes = [
         context.Process(
             target=tune_worker.main,
-            args=(asdict(settings), index, experiment_id, parent_run_id, deadline, uri),
+            args=(
+                asdict(settings),
+                index,
+                experiment_id,
+                parent_run_id,
+                deadline,
+                uri,
+                logs.verbosity(),
+            ),
             name=f"tune-worker-{index}",
         )
         for index in range(settings.workers)
@@ -283,17 +245,3 @@ def _run_workers(
         for process in processes:
             process.join()
         raise
-
-
-def _params(settings: TuneSettings) -> dict[str, Any]:
-    return {
-        "arch": settings.arch,
-        "trials": settings.trials,
-        "timeout": settings.timeout,
-        "pruner": settings.pruner,
-        "sampler": settings.sampler,
-        "workers": settings.workers,
-        "epochs": settings.epochs,
-        "subset": settings.subset,
-        "seed": settings.seed,
-    }

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +18,16 @@ from architectures.registry import Architecture
 from benchmark.data.splits import Splits
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.redaction import redact_text, redact_url
+from benchmark.settings import HEARTBEAT_SECONDS
+from benchmark.settings import default_study_name as default_study_name  # used as studies.*
 
-HEARTBEAT_SECONDS = 10  # a running trial's liveness is written this often
 GRACE_HEARTBEATS = 3  # missed heartbeats before a running trial counts as dead
 RETRIES = 3  # times a dead worker's trial is re-queued
 SCHEMA_ATTEMPTS = 5  # tries to open a database that other workers are creating at once
 
+log = logging.getLogger(__name__)
+
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-
-
-def default_study_name(arch: str, dataset: str = "mnist") -> str:
-    """`mnist-dropout`: one study per dataset and architecture unless named otherwise."""
-    return f"{dataset}-{arch}"
 
 
 def redact(url: str) -> str:
@@ -196,21 +194,21 @@ def summarize(study: optuna.Study) -> dict[str, Any]:
     }
 
 
-def figures(study: optuna.Study, say: Callable[[str], None]) -> dict[str, Any]:
+def figures(study: optuna.Study) -> dict[str, Any]:
     """Optuna's optimisation-history and parameter-importance figures (matplotlib)."""
     from optuna.visualization import matplotlib as optuna_plots
 
     made: dict[str, Any] = {}
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
     if not complete:
-        say("tune: no complete trial yet; no figures")
+        log.info("tune: no complete trial yet; no figures")
         return made
     made["optimization_history.png"] = optuna_plots.plot_optimization_history(study).figure
     if len(complete) >= 2:
         try:
             made["param_importances.png"] = optuna_plots.plot_param_importances(study).figure
         except (RuntimeError, ValueError) as error:
-            say(f"tune: parameter importances skipped ({error})")
+            log.info(f"tune: parameter importances skipped ({error})")
     for fig in made.values():
         fig.set_size_inches(9, 5)
         fig.tight_layout()

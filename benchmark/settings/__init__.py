@@ -1,0 +1,56 @@
+"""Every default and each command's settings, with their options and checks; imports errors only.
+
+The defaults live in `defaults`; the command line's parser is built from the fields of the
+dataclasses in `commands`, so a flag, its help and its check are declared once.
+"""
+
+from benchmark.settings.commands import (
+    BoardSettings,
+    PredictSettings,
+    ReportSettings,
+    RunSettings,
+    TuneSettings,
+    default_study_name,
+)
+from benchmark.settings.defaults import (
+    CHAMPION_ALIAS,
+    CHAMPION_URI,
+    DEFAULT_EXPERIMENT,
+    DEFAULT_STORAGE,
+    DEFAULT_TRACKING_URI,
+    ENSEMBLE_K,
+    HEARTBEAT_SECONDS,
+    PRUNERS,
+    REGISTERED_MODEL,
+    SAMPLERS,
+    SPLIT_SEED,
+    TARGET_ACCURACY,
+    TRIALS,
+    VALIDATION_FRACTION,
+)
+from benchmark.settings.fields import Option, Settings
+
+__all__ = [
+    "CHAMPION_ALIAS",
+    "CHAMPION_URI",
+    "DEFAULT_EXPERIMENT",
+    "DEFAULT_STORAGE",
+    "DEFAULT_TRACKING_URI",
+    "ENSEMBLE_K",
+    "HEARTBEAT_SECONDS",
+    "PRUNERS",
+    "REGISTERED_MODEL",
+    "SAMPLERS",
+    "SPLIT_SEED",
+    "TARGET_ACCURACY",
+    "TRIALS",
+    "VALIDATION_FRACTION",
+    "BoardSettings",
+    "Option",
+    "PredictSettings",
+    "ReportSettings",
+    "RunSettings",
+    "Settings",
+    "TuneSettings",
+    "default_study_name",
+]

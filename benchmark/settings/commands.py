@@ -1,0 +1,280 @@
+"""The settings of each command: what `run`, `tune`, `leaderboard`, `report`, `predict` do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import BenchmarkError
+from benchmark.settings.defaults import (
+    CHAMPION_URI,
+    HEARTBEAT_SECONDS,
+    PRUNERS,
+    SAMPLERS,
+    TRIALS,
+    VALIDATION_FRACTION,
+)
+from benchmark.settings.fields import (
+    Settings,
+    check_architectures,
+    cli,
+    ensemble_k_field,
+    experiment_field,
+    non_negative,
+    option,
+    positive,
+    storage_field,
+    study_name_field,
+    tracking_uri_field,
+)
+
+
+def default_study_name(arch: str, dataset: str = "mnist") -> str:
+    """`mnist-dropout`: one study per dataset and architecture unless named otherwise."""
+    return f"{dataset}-{arch}"
+
+
+def _read_archs(namespace: Any) -> list[str]:
+    import architectures
+
+    return architectures.names() if namespace.all else namespace.arch
+
+
+def _read_seeds(namespace: Any) -> list[int]:
+    return list(range(namespace.seeds)) if namespace.seeds else [namespace.seed]
+
+
+@dataclass
+class RunSettings(Settings):
+    """What `python -m benchmark run` was asked to do."""
+
+    archs: list[str] = field(
+        metadata=cli(
+            option("--all", action="store_true", group="which", required=True,
+                   help="every registered architecture"),
+            option("--arch", nargs="+", metavar="NAME", group="which", required=True,
+                   help="these architectures"),
+            read=_read_archs,
+            logged=True,
+        )
+    )  # fmt: skip
+    epochs: int | None = field(  # None: each architecture's DEFAULTS["epochs"]
+        default=None,
+        metadata=cli(
+            option("--epochs", rule=positive,
+                   help="train exactly this many epochs (turns early stopping off)"),
+            logged=True,
+        ),
+    )  # fmt: skip
+    batch_size: int | None = field(
+        default=None, metadata=cli(option("--batch-size", rule=positive), logged=True)
+    )
+    seeds: list[int] = field(  # weights and shuffling seeds
+        default_factory=lambda: [0],
+        metadata=cli(
+            option("--seed", rule=non_negative, group="seeds", default=0,
+                   help="one weights and shuffling seed (default 0)"),
+            option("--seeds", rule=positive, group="seeds", metavar="K",
+                   help="train every architecture with seeds 0..K-1, each its own run"),
+            read=_read_seeds,
+            logged=True,
+        ),
+    )  # fmt: skip
+    subset: int | None = field(
+        default=None,
+        metadata=cli(
+            option("--subset", rule=positive,
+                   help="train on a stratified subset of N images (smoke runs)"),
+            logged=True,
+        ),
+    )  # fmt: skip
+    early_stopping: bool | None = field(  # None: on, unless --epochs fixes the epoch count
+        default=None,
+        metadata=cli(
+            option("--early-stopping", group="stopping", action="store_true",
+                   dest="early_stopping", help="stop when val_loss stops improving"),
+            option("--no-early-stopping", group="stopping", action="store_false",
+                   dest="early_stopping"),
+            logged=True,
+        ),
+    )  # fmt: skip
+    params: str = field(  # "best": each architecture's best trial in its Optuna study
+        default="default",
+        metadata=cli(
+            option("--params", choices=("default", "best"),
+                   help="hyperparameters: each architecture's defaults, or the best trial of "
+                   "its Optuna study (see tune); tuned runs are marked in the leaderboard"),
+            logged=True,
+        ),
+    )  # fmt: skip
+    storage: str = storage_field()
+    study_name: str | None = study_name_field()  # None: the default study of each architecture
+    force: bool = field(
+        default=False,
+        metadata=cli(
+            option("--force", action="store_true", help="re-run finished configurations"),
+            logged=True,
+        ),
+    )
+    output_dir: Path = field(
+        default=Path("."),
+        metadata=cli(
+            option("--output-dir", type=Path, help="where leaderboard.csv and leaderboard.md go")
+        ),
+    )
+    ensemble_k: int | None = ensemble_k_field(logged=True)
+    experiment: str = experiment_field()
+    tracking_uri: str | None = tracking_uri_field()
+    validation_fraction: float = VALIDATION_FRACTION
+
+    def check(self) -> None:
+        """Checks across fields, then the architecture names."""
+        if not self.archs:
+            raise BenchmarkError("name at least one architecture with --arch, or use --all")
+        if self.study_name and len(self.archs) > 1:
+            raise BenchmarkError("--study-name names one study; use it with one --arch")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise BenchmarkError(f"seeds must be distinct and at least one, got {self.seeds}")
+        if min(self.seeds) < 0:
+            raise BenchmarkError(f"seeds must be 0 or more, got {min(self.seeds)}")
+        check_architectures(self.archs)
+
+    @property
+    def uses_early_stopping(self) -> bool:
+        """Early stopping unless asked otherwise or a fixed --epochs reproduces a protocol."""
+        return self.early_stopping if self.early_stopping is not None else self.epochs is None
+
+    def overrides(self) -> dict[str, Any]:
+        """Hyperparameters the command line sets for every architecture."""
+        chosen = {"epochs": self.epochs, "batch_size": self.batch_size}
+        return {key: value for key, value in chosen.items() if value is not None}
+
+    def logged_params(self) -> dict[str, Any]:
+        """The comparison run's params; early_stopping as resolved."""
+        return {**super().logged_params(), "early_stopping": self.uses_early_stopping}
+
+
+@dataclass
+class TuneSettings(Settings):
+    """What `python -m benchmark tune` was asked to do."""
+
+    arch: str = field(
+        metadata=cli(
+            option("--arch", required=True, metavar="NAME", help="the architecture to tune"),
+            logged=True,
+        )
+    )
+    trials: int = field(
+        default=TRIALS,
+        metadata=cli(
+            option("--trials", rule=positive,
+                   help="finished (complete or pruned) trials the study should reach; running "
+                   f"again after an interruption finishes only the remainder (default {TRIALS})"),
+            logged=True,
+        ),
+    )  # fmt: skip
+    timeout: float | None = field(  # seconds after which no new trial starts
+        default=None,
+        metadata=cli(
+            option("--timeout", rule=positive, help="start no new trial after this many seconds"),
+            logged=True,
+        ),
+    )
+    storage: str = storage_field()
+    study_name: str | None = study_name_field()
+    pruner: str = field(
+        default="median", metadata=cli(option("--pruner", choices=PRUNERS), logged=True)
+    )
+    sampler: str = field(
+        default="tpe", metadata=cli(option("--sampler", choices=SAMPLERS), logged=True)
+    )
+    workers: int = field(
+        default=1,
+        metadata=cli(
+            option("--workers", rule=positive, help="parallel worker processes here"), logged=True
+        ),
+    )
+    epochs: int | None = field(
+        default=None,
+        metadata=cli(
+            option("--epochs", rule=positive,
+                   help="most epochs per trial (default: the architecture's)"),
+            logged=True,
+        ),
+    )  # fmt: skip
+    subset: int | None = field(
+        default=None,
+        metadata=cli(
+            option("--subset", rule=positive, help="tune on a stratified subset"), logged=True
+        ),
+    )
+    seed: int = field(
+        default=0,
+        metadata=cli(
+            option("--seed", rule=non_negative, help="sampler and weights seed"), logged=True
+        ),
+    )
+    heartbeat_seconds: int = field(
+        default=HEARTBEAT_SECONDS,
+        metadata=cli(
+            option("--heartbeat", rule=positive, metavar="HEARTBEAT",
+                   help="seconds between a trial's heartbeats; a trial silent for 3 of them is "
+                   "failed and retried"),
+        ),
+    )  # fmt: skip
+    experiment: str = experiment_field()
+    tracking_uri: str | None = tracking_uri_field()
+
+    def check(self) -> None:
+        """The architecture must be registered."""
+        check_architectures([self.arch])
+
+    @property
+    def name(self) -> str:
+        """The study name: given, or derived from dataset and architecture."""
+        return self.study_name or default_study_name(self.arch)
+
+
+@dataclass
+class BoardSettings(Settings):
+    """What `python -m benchmark leaderboard` was asked to print."""
+
+    format: str = field(
+        default="table", metadata=cli(option("--format", choices=("table", "csv", "markdown")))
+    )
+    ensemble_k: int | None = ensemble_k_field()
+    experiment: str = experiment_field()
+    tracking_uri: str | None = tracking_uri_field()
+
+
+@dataclass
+class ReportSettings(Settings):
+    """What `python -m benchmark report` was asked to write."""
+
+    output: Path | None = field(
+        default=None,
+        metadata=cli(
+            option("--output", type=Path, metavar="DIR",
+                   help="folder for index.html (default reports/<experiment>)"),
+        ),
+    )  # fmt: skip
+    ensemble_k: int | None = ensemble_k_field()
+    experiment: str = experiment_field()
+    tracking_uri: str | None = tracking_uri_field()
+
+
+@dataclass
+class PredictSettings(Settings):
+    """What `python -m benchmark predict` was asked to classify."""
+
+    images: list[str] = field(
+        metadata=cli(option("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files"))
+    )
+    tracking_uri: str | None = tracking_uri_field()
+    model: str | None = field(
+        default=None,
+        metadata=cli(
+            option("--model", metavar="URI", help=f"MLflow model URI (default: {CHAMPION_URI})")
+        ),
+    )

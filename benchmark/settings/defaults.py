@@ -1,0 +1,19 @@
+"""Every default of the benchmark, in one place: stores, names, data split, targets, search."""
+
+# SQLite, not Optuna's journal file: only RDB storages have heartbeats in Optuna 5, and the
+# heartbeat is what turns a killed worker's trial into a failed-and-retried one.
+DEFAULT_STORAGE = "sqlite:///optuna.db"  # Optuna study storage, in the working directory
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow store, in the working directory
+DEFAULT_EXPERIMENT = "cnn-benchmark"  # MLflow experiment name
+REGISTERED_MODEL = "cnn-benchmark-mnist"  # the MLflow registered model the champion joins
+CHAMPION_ALIAS = "champion"  # the alias of the registered model version `predict` loads
+CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}"
+
+SPLIT_SEED = 0  # the validation split is the same for every run, whatever --seed says
+VALIDATION_FRACTION = 0.1  # of the 60,000 training images, held out for validation
+TARGET_ACCURACY = 0.99  # validation accuracy whose first epoch time_to_target reports
+ENSEMBLE_K = 5  # members of the --ensemble row
+TRIALS = 20  # finished (complete or pruned) trials a study should reach
+HEARTBEAT_SECONDS = 10  # a running trial's liveness is written this often
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("median", "hyperband", "none")

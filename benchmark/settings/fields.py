@@ -1,0 +1,211 @@
+"""Settings fields with their command-line options, the value rules, and the shared base class."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmark.errors import BenchmarkError
+from benchmark.settings.defaults import (
+    DEFAULT_EXPERIMENT,
+    DEFAULT_STORAGE,
+    DEFAULT_TRACKING_URI,
+    ENSEMBLE_K,
+)
+
+Rule = Callable[[int], int]  # returns the value or raises ValueError with the message
+
+# ---- the value rules, one each: argparse and validate() both apply them --------------------
+
+
+def whole_number(text: str) -> int:
+    """Text as an int, or ValueError with the message the command line prints."""
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {text!r}") from None
+
+
+def positive(value: int) -> int:
+    """The value if it is 1 or more."""
+    if value <= 0:
+        raise ValueError(f"must be a positive whole number, got {value}")
+    return value
+
+
+def non_negative(value: int) -> int:
+    """The value if it is 0 or more."""
+    if value < 0:
+        raise ValueError(f"must be 0 or more, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Option:
+    """One command-line option of a settings field; `kwargs` go to argparse as they are."""
+
+    flags: tuple[str, ...]
+    help: str | None = None
+    rule: Rule | None = None  # positive or non_negative: the option is a checked whole number
+    group: str | None = None  # options sharing a group exclude each other
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def option(
+    *flags: str,
+    help: str | None = None,  # noqa: A002 (argparse's own name for it)
+    rule: Rule | None = None,
+    group: str | None = None,
+    **kwargs: Any,
+) -> Option:
+    """An Option; `rule` makes it a whole number checked by that rule."""
+    return Option(flags, help, rule, group, kwargs)
+
+
+def cli(*options: Option, read: Any = None, logged: bool = False) -> dict[str, Any]:
+    """Field metadata: its options, how to read it from parsed arguments, whether it is logged.
+
+    `read(namespace)` is for a field that several options set (--seed/--seeds, --all/--arch);
+    without it the field is the value of its option, whose argparse dest is the field's name.
+    """
+    return {"options": options, "read": read, "logged": logged}
+
+
+def experiment_field() -> Any:
+    """The --experiment option's field."""
+    return field(
+        default=DEFAULT_EXPERIMENT,
+        metadata=cli(option("--experiment", help="MLflow experiment name")),
+    )
+
+
+def tracking_uri_field() -> Any:
+    """The --tracking-uri option's field; None: $MLFLOW_TRACKING_URI or the default."""
+    return field(
+        default=None,
+        metadata=cli(
+            option(
+                "--tracking-uri",
+                help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
+                f"{DEFAULT_TRACKING_URI} in the working directory)",
+            )
+        ),
+    )
+
+
+def storage_field() -> Any:
+    """The --storage option's field: the Optuna storage URL."""
+    return field(
+        default=DEFAULT_STORAGE,
+        metadata=cli(
+            option(
+                "--storage",
+                help=f"Optuna storage, any SQLAlchemy URL (default {DEFAULT_STORAGE} here; "
+                "postgresql://user:password@host/db to share a study between machines)",
+            )
+        ),
+    )
+
+
+def study_name_field() -> Any:
+    """The --study-name option's field; None: the default study."""
+    help_ = "Optuna study (default mnist-<arch>, one per architecture)"
+    return field(default=None, metadata=cli(option("--study-name", help=help_)))
+
+
+def _read_ensemble_k(namespace: Any) -> int | None:
+    """The ensemble size asked for, or None when no ensemble row is wanted."""
+    if namespace.ensemble_k is not None:
+        return namespace.ensemble_k
+    return ENSEMBLE_K if namespace.ensemble else None
+
+
+def ensemble_k_field(logged: bool = False) -> Any:
+    """Top-k-by-validation ensemble row: --ensemble, or --ensemble-k K; None for none."""
+    return field(
+        default=None,
+        metadata=cli(
+            option(
+                "--ensemble",
+                action="store_true",
+                help="add a row averaging the softmax of the top-K runs by validation accuracy",
+            ),
+            option(
+                "--ensemble-k",
+                rule=positive,
+                metavar="K",
+                help=f"ensemble size (default {ENSEMBLE_K}; implies --ensemble)",
+            ),
+            read=_read_ensemble_k,
+            logged=logged,
+        ),
+    )
+
+
+class Settings:
+    """Shared behaviour of the settings dataclasses: read, check and log them generically.
+
+    Every instance is validated when it is made, so a bad value never reaches the layers below.
+    """
+
+    @classmethod
+    def from_args(cls, namespace: Any) -> Any:
+        """The settings the parsed command line asks for (validated, as any settings are)."""
+        values = {}
+        for item in dataclasses.fields(cls):  # type: ignore[arg-type]
+            read = item.metadata.get("read")
+            if read is not None:
+                values[item.name] = read(namespace)
+            elif hasattr(namespace, item.name):
+                values[item.name] = getattr(namespace, item.name)
+        return cls(**values)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Refuse bad input before any data is loaded or any model trained."""
+        for item in dataclasses.fields(self):  # type: ignore[arg-type]
+            for opt in item.metadata.get("options", ()):
+                value = getattr(self, item.name)
+                choices = opt.kwargs.get("choices")
+                if opt.rule is not None and _is_number(value):
+                    try:
+                        opt.rule(value)
+                    except ValueError as error:
+                        raise BenchmarkError(f"argument {opt.flags[0]}: {error}") from None
+                if choices and value not in choices:
+                    raise BenchmarkError(
+                        f"argument {opt.flags[0]}: invalid choice: {value!r} "
+                        f"(choose from {', '.join(choices)})"
+                    )
+        self.check()
+
+    def check(self) -> None:
+        """Checks across fields and against the registry; none by default."""
+
+    def logged_params(self) -> dict[str, Any]:
+        """The logged fields as MLflow params: `asdict`, lists joined by commas."""
+        logged = {f.name for f in dataclasses.fields(self) if f.metadata.get("logged")}  # type: ignore[arg-type]
+        return {
+            key: ",".join(map(str, value)) if isinstance(value, list) else value
+            for key, value in dataclasses.asdict(self).items()  # type: ignore[call-overload]
+            if key in logged
+        }
+
+
+def check_architectures(names: list[str]) -> None:
+    """Refuse names the registry does not know; its message lists the valid ones."""
+    import architectures
+
+    for name in names:
+        try:
+            architectures.get(name)
+        except KeyError as error:
+            raise BenchmarkError(error.args[0]) from None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
