@@ -54,47 +54,6 @@ def logged_messages(name: str = "benchmark") -> Iterator[list[str]]:
         logger.setLevel(level)
 
 
-# Session fixtures too costly to build once per xdist worker: tests that use one run together.
-COSTLY_SESSION_FIXTURES = {"mlflow_server"}
-
-
-def _shares_costly_state(item: pytest.Item, name: str) -> str | None:
-    """A key naming the fixture `name` of `item` if building it twice would cost, else None."""
-    definitions = item._fixtureinfo.name2fixturedefs.get(name)
-    if not definitions:
-        return None
-    scope = definitions[-1].scope
-    if scope in ("module", "class", "package"):
-        return f"{item.path.name}::{name}"
-    if name in COSTLY_SESSION_FIXTURES:
-        return name
-    return None
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Put tests that share a trained store, a study or a server in one xdist group.
-
-    `--dist loadgroup` (see pyproject.toml) sends a group to one worker, so the module fixture
-    that trains into a store runs once; tests sharing nothing are spread over the workers.
-    """
-    parent: dict[str, str] = {}
-
-    def root(key: str) -> str:
-        while parent.setdefault(key, key) != key:
-            key = parent[key]
-        return key
-
-    keyed: list[tuple[pytest.Item, list[str]]] = []
-    for item in items:
-        keys = [key for name in item.fixturenames if (key := _shares_costly_state(item, name))]
-        for key in keys[1:]:
-            parent[root(key)] = root(keys[0])
-        keyed.append((item, keys))
-    for item, keys in keyed:
-        if keys:
-            item.add_marker(pytest.mark.xdist_group(root(keys[0])))
-
-
 @dataclass
 class Loaded:
     arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
