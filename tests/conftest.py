@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -92,7 +93,8 @@ def migrated_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     MLflow builds a new store's schema by replaying every alembic migration, 5-15 s a store on
     the 2-core machine, and the suite makes about twenty stores in-process. Here MLflow builds
     it once; later stores get a copy through SQLite's backup API. Stores made by `benchmark`
-    subprocesses, the MLflow server and the test of concurrent store creation still migrate.
+    subprocesses and the test of concurrent store creation still migrate; the MLflow server
+    starts on a copy.
     """
     import sqlalchemy
     from mlflow.store.db import utils as db_utils
@@ -137,13 +139,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory, migrated_schema: Path):
     """A real `mlflow server` on loopback with proxied artifacts, shared by the session; its URL.
 
     Started once: it takes 10-30 s to answer on the 2-core machine. Tests that use it give
     their runs experiments or study names of their own.
     """
     folder = tmp_path_factory.mktemp("mlflow-server")
+    # The server finds its tables made and at the newest revision, so it skips the migrations.
+    shutil.copyfile(migrated_schema, folder / "server.db")
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port)]

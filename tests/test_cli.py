@@ -303,6 +303,7 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path) -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
+@pytest.mark.slow  # fault injection: waits on purpose for kills, heartbeats or races
 def test_interrupted_run_leaves_nothing_running_and_resumes(tmp_path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     args = [

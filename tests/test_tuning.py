@@ -112,6 +112,7 @@ def test_best_params_are_reused_by_run_and_marked_tuned(study3, monkeypatch) -> 
         assert run.data.params[key] == str(value)
 
 
+@pytest.mark.slow  # fault injection: waits on purpose for kills, heartbeats or races
 def test_interrupted_study_finishes_only_the_remainder_and_extends(tmp_path) -> None:
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     args = ["tune", "--arch", "dropout", "--storage", storage, "--subset", "300"]
@@ -140,7 +141,9 @@ def test_interrupted_study_finishes_only_the_remainder_and_extends(tmp_path) -> 
     assert len(study.trials) == 5  # the interrupted trial stays, failed, and is not counted
 
 
-def test_worker_processes_share_the_default_sqlite_study(tmp_path) -> None:
+def test_worker_processes_share_the_default_sqlite_study(tmp_path, migrated_schema) -> None:
+    # A migrated MLflow store in place: creating one at once is the slow test's subject below.
+    shutil.copyfile(migrated_schema, tmp_path / "mlflow.db")
     args = ["tune", "--arch", "mlp", "--trials", "4", "--workers", "2", *TINY]
     process = cli(*args, cwd=tmp_path)
     output = process.communicate(timeout=600)[0]
@@ -158,6 +161,7 @@ def test_worker_processes_share_the_default_sqlite_study(tmp_path) -> None:
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
 
 
+@pytest.mark.slow  # fault injection: waits on purpose for kills, heartbeats or races
 def test_processes_starting_on_one_new_store_do_not_break_its_creation(tmp_path) -> None:
     code = "from benchmark import tracking; print(tracking.connect('sqlite:///mlflow.db', 'x'))"
     starts = [
@@ -328,6 +332,7 @@ def test_workers_opening_an_empty_database_at_once_all_connect(postgres) -> None
     assert len(opened) == 4, "a worker was still opening the storage after 2 minutes"
 
 
+@pytest.mark.slow  # fault injection: waits on purpose for kills, heartbeats or races
 def test_two_workers_share_one_postgres_study(postgres, mlflow_server, tmp_path) -> None:
     # Trials of a few seconds each, so the second process starts before the first is done.
     args = ["tune", "--arch", "dropout", "--trials", "6", "--storage", postgres]
@@ -339,6 +344,7 @@ def test_two_workers_share_one_postgres_study(postgres, mlflow_server, tmp_path)
     assert_one_run_per_finished_trial(mlflow_server, postgres, "two-workers", 6)
 
 
+@pytest.mark.slow  # fault injection: waits on purpose for kills, heartbeats or races
 def test_a_killed_worker_s_trial_is_retried(postgres, mlflow_server, tmp_path) -> None:
     args = ["tune", "--arch", "mlp", "--trials", "3", "--storage", postgres, "--heartbeat", "2"]
     args += ["--study-name", "killed", "--tracking-uri", mlflow_server, *TINY[:2]]
