@@ -343,7 +343,8 @@ def test_interrupted_run_leaves_nothing_running_and_resumes(tmp_path) -> None:
     assert {run.info.status for run in runs} == {"FINISHED", "FAILED"}
     assert not [run for run in runs if run.info.status == "RUNNING"]
 
-    again = run_cli(*args, cwd=tmp_path)
+    # The resume trains lenet5 for all 60 epochs: 1-3 s each on 2 cores, more when they are shared.
+    again = run_cli(*args, cwd=tmp_path, timeout=900)
     assert again.returncode == 0, again.stderr
     assert "[mlp 1/2] skipped" in again.stdout
     finished = [r for r in training_runs(client, "interrupt") if r.info.status == "FINISHED"]
