@@ -94,7 +94,7 @@ def _run_one(
         f"{label} training up to {params['epochs']} epochs, batch {params['batch_size']}, "
         f"early stopping {'on' if settings.uses_early_stopping else 'off'}"
     )
-    with tracking.training_run(
+    with tracking.start_training_run(
         experiment_id, name, params, seed, splits, config, extra, tags, tags["variant"]
     ) as run_id:
         result = train_and_evaluate(

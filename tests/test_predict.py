@@ -146,7 +146,7 @@ def test_subset_runs_never_displace_a_full_data_champion(store: str) -> None:
 
 
 def candidates(*rows: tuple[str, str, float, float, int]) -> pd.DataFrame:
-    """Per-run rows of runs as tracking.training_runs returns them: (run_id, subset, val, ...)."""
+    """Per-run rows of runs as tracking.finished_training_runs returns them (run_id, ...)."""
     return runs.table(
         pd.DataFrame(
             {

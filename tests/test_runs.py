@@ -11,7 +11,7 @@ from benchmark.results.metrics import METRIC_KEYS
 
 
 def mlflow_frame() -> pd.DataFrame:
-    """Runs as tracking.training_runs returns them, of three vintages of logging code."""
+    """Runs as tracking.finished_training_runs returns them, of three vintages of logging code."""
     return pd.DataFrame(
         {
             "run_id": ["old", "new", "legacy", "tuned"],

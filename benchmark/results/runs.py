@@ -69,7 +69,7 @@ def newest_per_seed(rows: pd.DataFrame) -> pd.DataFrame:
 
 def read_runs(experiment_id: str, run_ids: list[str] | None = None) -> pd.DataFrame:
     """The newest finished training run of each (arch, variant, seed), or of just `run_ids`."""
-    return newest_per_seed(table(tracking.training_runs(experiment_id, run_ids)))
+    return newest_per_seed(table(tracking.finished_training_runs(experiment_id, run_ids)))
 
 
 def read_champion_candidates(experiment_id: str) -> pd.DataFrame:

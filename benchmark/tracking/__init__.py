@@ -10,20 +10,20 @@ from benchmark.tracking.artifacts import (
     log_report,
     log_result,
 )
-from benchmark.tracking.processes import close_orphaned_runs, git_commit
-from benchmark.tracking.reading import (
-    artifact_text,
-    load_run_model,
-    load_test_probabilities,
-    metric_history,
-    training_runs,
-)
-from benchmark.tracking.registry import (
+from benchmark.tracking.model_registry import (
     CHAMPION_URI,
     REGISTERED_MODEL,
     champion_candidates,
     load_model,
     register_champion,
+)
+from benchmark.tracking.processes import close_orphaned_runs, git_commit
+from benchmark.tracking.reading import (
+    artifact_text,
+    finished_training_runs,
+    load_run_model,
+    load_test_probabilities,
+    metric_history,
 )
 from benchmark.tracking.runs import (
     DEFAULT_VARIANT,
@@ -31,7 +31,7 @@ from benchmark.tracking.runs import (
     comparison_run,
     config_hash,
     find_finished_run,
-    training_run,
+    start_training_run,
 )
 from benchmark.tracking.store import (
     connect,
@@ -72,8 +72,8 @@ __all__ = [
     "metric_history",
     "register_champion",
     "resolve_tracking_uri",
-    "training_run",
-    "training_runs",
+    "start_training_run",
+    "finished_training_runs",
     "trial_run",
     "tuning_run",
     "use_store",

@@ -22,7 +22,7 @@ from benchmark.tracking.runs import RUN_KIND_TRAINING
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
-def training_runs(experiment_id: str, run_ids: list[str] | None = None) -> pd.DataFrame:
+def finished_training_runs(experiment_id: str, run_ids: list[str] | None = None) -> pd.DataFrame:
     """Finished training runs as rows: run_id, start_time, tags.*, metrics.*, params.*."""
     filter_string = f"tags.run_kind = '{RUN_KIND_TRAINING}' and attributes.status = 'FINISHED'"
     runs = mlflow.search_runs(

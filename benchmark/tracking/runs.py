@@ -67,7 +67,7 @@ def comparison_run(experiment_id: str, name: str, settings: dict[str, Any]) -> I
 
 
 @contextlib.contextmanager
-def training_run(
+def start_training_run(
     experiment_id: str,
     arch: str,
     params: dict[str, Any],

@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.settings import CHAMPION_ALIAS, CHAMPION_URI, REGISTERED_MODEL
-from benchmark.tracking.reading import training_runs
+from benchmark.tracking.reading import finished_training_runs
 from benchmark.tracking.store import check_store
 
 
@@ -34,7 +34,7 @@ def champion_candidates(experiment_id: str) -> pd.DataFrame:
     The incumbent takes part wherever it was trained, so a run in another experiment (a smoke
     test, say) has to beat it to take the alias.
     """
-    runs = training_runs(experiment_id)
+    runs = finished_training_runs(experiment_id)
     try:
         current = _champion_version(MlflowClient())
     except MlflowException as error:
@@ -45,7 +45,7 @@ def champion_candidates(experiment_id: str) -> pd.DataFrame:
         return runs
     try:
         incumbent_experiment = MlflowClient().get_run(current.run_id).info.experiment_id
-        incumbent = training_runs(incumbent_experiment, [current.run_id])
+        incumbent = finished_training_runs(incumbent_experiment, [current.run_id])
     except MlflowException:  # its run was deleted for good: the alias is up for grabs
         return runs
     if incumbent.empty:  # deleted (soft) or not a finished training run
