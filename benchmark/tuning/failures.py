@@ -26,6 +26,12 @@ def _counts(trial: FrozenTrial) -> bool:
     return reason is not None and not reason.startswith(BOOKKEEPING)
 
 
+def first_new_trial(study: optuna.Study) -> int:
+    """The number from which trials are this invocation's: those queued count, as they run."""
+    started = [t.number for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]
+    return max(started, default=-1) + 1
+
+
 def repeated_failure(study: optuna.Study, since: int, limit: int) -> str | None:
     """The error the last `limit` trials numbered `since` or more all failed with, or None."""
     trials = [t for t in study.get_trials(deepcopy=False, states=DONE) if t.number >= since]

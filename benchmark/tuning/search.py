@@ -134,7 +134,7 @@ def work(
         pruner=strategies.make_pruner(settings.pruner, max_epochs),
     )
     objective = Objective(settings, splits, experiment_id, parent_run_id)
-    since = len(probe.trials)  # a streak counts only the trials of this invocation
+    since = failures.first_new_trial(probe)  # a streak counts this invocation's trials
     while deadline is None or time.time() < deadline:
         if failures.repeated_failure(study, since, settings.max_failures):
             return  # tune() names the error once the workers have stopped
@@ -160,7 +160,7 @@ def tune(settings: TuneSettings) -> dict[str, Any]:
     splits = load_splits(subset=settings.subset, seed=SPLIT_SEED)
     arch = architectures.get(settings.arch)
     study = studies.open_study(settings.name, storage, arch, splits, settings.epochs)
-    since = len(study.trials)
+    since = failures.first_new_trial(study)
     before = studies.counts(study)
     done = before["complete"] + before["pruned"]
     log.info(
