@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -51,11 +52,27 @@ def _handler(prefix: str) -> RichHandler:
     return handler
 
 
+def _quiet_libraries() -> None:
+    """Send MLflow's and alembic's records to the root logger instead of their own stderr.
+
+    MLflow gives its loggers a handler of their own on import ("Creating initial MLflow
+    database tables..." on every new store); the environment variable stops that in this
+    process and its children, and the loop undoes it when MLflow was imported first.
+    """
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+    for name in ("mlflow", "alembic", "huey", "sqlalchemy.engine"):
+        logger = logging.getLogger(name)
+        logger.handlers = [h for h in logger.handlers if not isinstance(h, logging.StreamHandler)]
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)
+
+
 def setup(verbosity: int = 0, prefix: str = "") -> None:
     """Print the `benchmark` loggers' records at this verbosity (-1 quiet, 0, 1 verbose).
 
     Safe to call again (each `main()` in one process does): it replaces its own handlers.
-    Verbose also prints other libraries' warnings, which are otherwise left to them.
+    Other libraries' log lines and Python warnings are printed only when verbose (their
+    warnings and errors, through the same handler); otherwise they are dropped.
     """
     ours = logging.getLogger(LOGGER)
     root = logging.getLogger()
@@ -64,12 +81,13 @@ def setup(verbosity: int = 0, prefix: str = "") -> None:
             logger.removeHandler(handler)
     ours.setLevel(LEVELS[max(-1, min(1, verbosity))])
     ours.addHandler(_handler(prefix))
-    logging.captureWarnings(verbosity > 0)
-    if verbosity > 0:
-        others = _handler(prefix)
-        others.setLevel(logging.WARNING)
-        others.addFilter(_NotOurs())
-        root.addHandler(others)
+    _quiet_libraries()
+    logging.captureWarnings(True)  # warnings become records of py.warnings, under root
+    others: logging.Handler = _handler(prefix) if verbosity > 0 else logging.NullHandler()
+    others.set_name(LOGGER)  # a root handler stops Python's last-resort printing to stderr
+    others.setLevel(logging.WARNING)
+    others.addFilter(_NotOurs())
+    root.addHandler(others)
 
 
 def verbosity() -> int:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
+from pathlib import Path
+
+from benchmark.errors import BenchmarkError
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -35,3 +39,33 @@ def import_tensorflow_quietly() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """BenchmarkError unless files can be written in `folder`; it is left as it was found.
+
+    A probe, not `os.access`: root passes every permission check, but not a read-only mount
+    or a pseudo file system such as /proc.
+    """
+    folder = Path(folder).expanduser()
+    missing = []
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        missing.append(existing)
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(f"{existing} is not a folder")
+        for path in reversed(missing):
+            path.mkdir()
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise BenchmarkError(f"cannot write to the {what} {folder}: {reason}") from None
+    finally:
+        for path in missing:  # deepest first
+            try:
+                path.rmdir()
+            except OSError:
+                pass

@@ -268,7 +268,7 @@ def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Completed
     [
         (["run", "--arch", "nope"], "unknown architecture 'nope'; choose from: augmented, basic"),
         (["run", "--all", "--epochs", "0"], "--epochs: must be a positive whole number"),
-        (["run", "--all", "--subset", "-5"], "--subset: must be a positive whole number"),
+        (["run", "--all", "--subset", "-5"], "--subset: must be between 10"),
         (["run", "--all", "--subset", "ten"], "expected a whole number"),
         (["run", "--all", "--seed", "1", "--seeds", "2"], "not allowed with argument --seed"),
         (["run", "--all", "--seeds", "0"], "--seeds: must be a positive whole number"),

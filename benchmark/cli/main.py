@@ -9,7 +9,6 @@ from typing import Any
 from benchmark import logs, runtime
 from benchmark.cli.arguments import COMMANDS, EXIT_USER_ERROR, build_parser
 from benchmark.errors import BenchmarkError
-from benchmark.settings import PredictSettings
 
 EXIT_INTERRUPTED = 130
 
@@ -36,11 +35,14 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    if args.command == "predict":  # bad files are reported before TensorFlow's slow import
-        return _predict(PredictSettings.from_args(args))
-    runtime.import_tensorflow_quietly()  # before settings check names against the registry
+    # Every argument is checked before TensorFlow or MLflow loads or any store is created.
     settings_class = COMMANDS[args.command][0]
     settings = settings_class.from_args(args) if settings_class else None
+    if args.command == "predict":  # bad files are reported before TensorFlow's slow import
+        return _predict(settings)
+    if args.command == "report" and settings.output is not None:
+        runtime.check_writable(settings.output, "report folder (--output)")
+    runtime.import_tensorflow_quietly()
     # Wide lines in logs and pipes, where rich would otherwise wrap at 80 columns.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else logs.WIDTH_WHEN_PIPED)
     if args.command == "list":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import importlib
@@ -106,7 +107,16 @@ def _from_keras() -> MnistArrays:
     # Imported lazily: keras pulls in TensorFlow, which takes seconds to import.
     import keras
 
-    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    # Keras prints "Downloading data from https://..." to stdout before it tries, even offline
+    # when nothing downloads; it is a debug line here.
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    finally:
+        for line in printed.getvalue().splitlines():
+            if line.strip():
+                log.debug(f"data: keras: {line.strip()}")
     return x_train, y_train.astype(np.uint8), x_test, y_test.astype(np.uint8)
 
 

@@ -10,8 +10,11 @@ from benchmark.errors import BenchmarkError
 from benchmark.settings.defaults import (
     CHAMPION_URI,
     HEARTBEAT_SECONDS,
+    MAX_FAILURES,
     PRUNERS,
     SAMPLERS,
+    SUBSET_MAX,
+    SUBSET_MIN,
     TRIALS,
     VALIDATION_FRACTION,
 )
@@ -26,6 +29,7 @@ from benchmark.settings.fields import (
     positive,
     storage_field,
     study_name_field,
+    subset_size,
     tracking_uri_field,
 )
 
@@ -38,7 +42,7 @@ def default_study_name(arch: str, dataset: str = "mnist") -> str:
 def _read_archs(namespace: Any) -> list[str]:
     import architectures
 
-    return architectures.names() if namespace.all else namespace.arch
+    return architectures.known() if namespace.all else namespace.arch
 
 
 def _read_seeds(namespace: Any) -> list[int]:
@@ -84,8 +88,9 @@ class RunSettings(Settings):
     subset: int | None = field(
         default=None,
         metadata=cli(
-            option("--subset", rule=positive,
-                   help="train on a stratified subset of N images (smoke runs)"),
+            option("--subset", rule=subset_size,
+                   help=f"train on a stratified subset of N images, {SUBSET_MIN} to "
+                   f"{SUBSET_MAX} (smoke runs)"),
             logged=True,
         ),
     )  # fmt: skip
@@ -206,7 +211,12 @@ class TuneSettings(Settings):
     subset: int | None = field(
         default=None,
         metadata=cli(
-            option("--subset", rule=positive, help="tune on a stratified subset"), logged=True
+            option(
+                "--subset",
+                rule=subset_size,
+                help=f"tune on a stratified subset, {SUBSET_MIN} to {SUBSET_MAX} images",
+            ),
+            logged=True,
         ),
     )
     seed: int = field(
@@ -215,6 +225,15 @@ class TuneSettings(Settings):
             option("--seed", rule=non_negative, help="sampler and weights seed"), logged=True
         ),
     )
+    max_failures: int = field(
+        default=MAX_FAILURES,
+        metadata=cli(
+            option("--max-failures", rule=positive, metavar="K",
+                   help="stop when K trials in a row fail with the same error, naming it; "
+                   f"the finished trials are kept (default {MAX_FAILURES})"),
+            logged=True,
+        ),
+    )  # fmt: skip
     heartbeat_seconds: int = field(
         default=HEARTBEAT_SECONDS,
         metadata=cli(

@@ -11,6 +11,13 @@ CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}"
 
 SPLIT_SEED = 0  # the validation split is the same for every run, whatever --seed says
 VALIDATION_FRACTION = 0.1  # of the 60,000 training images, held out for validation
+MNIST_TRAIN_IMAGES = 60_000  # MNIST's training split, before validation is carved from it
+MNIST_CLASSES = 10
+# --subset's range, known before any data loads: one image per class up to what validation
+# leaves of the training split (54,000).
+SUBSET_MIN = MNIST_CLASSES
+SUBSET_MAX = round(MNIST_TRAIN_IMAGES * (1 - VALIDATION_FRACTION))
+MAX_FAILURES = 3  # consecutive trials failing with the same error before tune stops
 TARGET_ACCURACY = 0.99  # validation accuracy whose first epoch time_to_target reports
 ENSEMBLE_K = 5  # members of the --ensemble row
 TRIALS = 20  # finished (complete or pruned) trials a study should reach

@@ -13,6 +13,8 @@ from benchmark.settings.defaults import (
     DEFAULT_STORAGE,
     DEFAULT_TRACKING_URI,
     ENSEMBLE_K,
+    SUBSET_MAX,
+    SUBSET_MIN,
 )
 
 Rule = Callable[[int], int]  # returns the value or raises ValueError with the message
@@ -39,6 +41,16 @@ def non_negative(value: int) -> int:
     """The value if it is 0 or more."""
     if value < 0:
         raise ValueError(f"must be 0 or more, got {value}")
+    return value
+
+
+def subset_size(value: int) -> int:
+    """The value if it is a --subset MNIST can give: a stratified one per class up to 54,000."""
+    if not SUBSET_MIN <= value <= SUBSET_MAX:
+        raise ValueError(
+            f"must be between {SUBSET_MIN} (one image per class) and {SUBSET_MAX} (training "
+            f"images left after the validation split), got {value}"
+        )
     return value
 
 
@@ -197,12 +209,12 @@ class Settings:
 
 
 def check_architectures(names: list[str]) -> None:
-    """Refuse names the registry does not know; its message lists the valid ones."""
+    """Refuse names the registry does not know; its message lists the valid ones. No Keras."""
     import architectures
 
     for name in names:
         try:
-            architectures.get(name)
+            architectures.check_name(name)
         except KeyError as error:
             raise BenchmarkError(error.args[0]) from None
 

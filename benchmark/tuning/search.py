@@ -16,31 +16,16 @@ from optuna_integration import KerasPruningCallback
 import architectures
 from benchmark import logs, tracking
 from benchmark.data.splits import Splits, load_splits
+from benchmark.errors import BenchmarkError
 from benchmark.settings import SPLIT_SEED, TuneSettings
 from benchmark.training.progress import EpochProgress, duration
 from benchmark.training.runner import fit
-from benchmark.tuning import studies
+from benchmark.tuning import failures, strategies, studies
 from benchmark.tuning import worker as tune_worker
 
 log = logging.getLogger(__name__)
 
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-
-
-def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
-    """TPE (constant liar, so parallel workers spread out) or random search."""
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
-
-
-def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
-    """Median (after 5 full trials), Hyperband over 1..max_epochs, or no pruning."""
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(max_epochs, 2))
-    return optuna.pruners.NopPruner()
 
 
 class _ValidationRecord(keras.callbacks.Callback):
@@ -143,11 +128,16 @@ def work(
         study_name=settings.name,
         storage=storage,
         # Distinct seeds per worker and per resume, so no two streams repeat each other.
-        sampler=make_sampler(settings.sampler, settings.seed + 1000 * worker + len(probe.trials)),
-        pruner=make_pruner(settings.pruner, max_epochs),
+        sampler=strategies.make_sampler(
+            settings.sampler, settings.seed + 1000 * worker + len(probe.trials)
+        ),
+        pruner=strategies.make_pruner(settings.pruner, max_epochs),
     )
     objective = Objective(settings, splits, experiment_id, parent_run_id)
+    since = failures.first_new_trial(probe)  # a streak counts this invocation's trials
     while deadline is None or time.time() < deadline:
+        if failures.repeated_failure(study, since, settings.max_failures):
+            return  # tune() names the error once the workers have stopped
         studies.fail_stale(study)
         state = studies.counts(study)
         finished = state["complete"] + state["pruned"]
@@ -163,12 +153,14 @@ def tune(settings: TuneSettings) -> dict[str, Any]:
     """Bring the study to `settings.trials` finished trials; log it to MLflow; return a summary."""
     if logs.verbosity() <= 0:
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures: one line of ours
+    # The tracking store first: an unreachable one must leave no study behind, subset pinned.
+    uri = tracking.resolve_tracking_uri(settings.tracking_uri)
+    experiment_id = tracking.connect(uri, settings.experiment)
     storage = studies.open_storage(settings.storage, settings.heartbeat_seconds)
     splits = load_splits(subset=settings.subset, seed=SPLIT_SEED)
     arch = architectures.get(settings.arch)
     study = studies.open_study(settings.name, storage, arch, splits, settings.epochs)
-    uri = tracking.resolve_tracking_uri(settings.tracking_uri)
-    experiment_id = tracking.connect(uri, settings.experiment)
+    since = failures.first_new_trial(study)
     before = studies.counts(study)
     done = before["complete"] + before["pruned"]
     log.info(
@@ -209,6 +201,12 @@ def tune(settings: TuneSettings) -> dict[str, Any]:
         log.info(
             f"best trial {summary['best_number']}: val_accuracy {summary['best_value']:.4f} "
             f"with {summary['best_params']}"
+        )
+    repeated = failures.repeated_failure(summary["study"], since, settings.max_failures)
+    if repeated:
+        raise BenchmarkError(
+            f"tune stopped: {settings.max_failures} trials in a row failed with {repeated} "
+            f"(--max-failures); the study {settings.name} keeps its finished trials"
         )
     return summary
 

@@ -1,0 +1,214 @@
+"""Bad input across the commands: one line, a non-zero exit, no traceback, nothing trained.
+
+Each row is a command line and a fragment of the one line it must print. `{tmp}` is a fresh
+folder (the working directory), `{file}` a text file, `{empty}` an empty file there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+import architectures
+from benchmark import logs
+from benchmark.cli import EXIT_USER_ERROR, main
+
+BAD_INPUT = [
+    # (command line, fragment of the one-line message)
+    ("", "the following arguments are required: command"),
+    ("train --all", "invalid choice: 'train'"),
+    ("-q -v list", "not allowed with argument"),
+    ("list --all", "unrecognized arguments: --all"),
+    # run
+    ("run", "one of the arguments --all --arch is required"),
+    ("run --arch nosuch", "unknown architecture 'nosuch'; choose from: augmented"),
+    ("run --arch basic nosuch", "unknown architecture 'nosuch'"),
+    ("run --arch Basic", "unknown architecture 'Basic'"),
+    ("run --all --arch basic", "not allowed with argument"),
+    ("run --arch", "expected at least one argument"),
+    ("run --all --epochs 0", "--epochs: must be a positive whole number, got 0"),
+    ("run --all --epochs -3", "--epochs: must be a positive whole number, got -3"),
+    ("run --all --epochs two", "--epochs: expected a whole number, got 'two'"),
+    ("run --all --epochs 1.5", "--epochs: expected a whole number, got '1.5'"),
+    ("run --all --batch-size 0", "--batch-size: must be a positive whole number"),
+    ("run --all --seed -1", "--seed: must be 0 or more, got -1"),
+    ("run --all --seed x", "--seed: expected a whole number"),
+    ("run --all --seeds 0", "--seeds: must be a positive whole number"),
+    ("run --all --seed 1 --seeds 2", "not allowed with argument"),
+    ("run --all --subset 0", "--subset: must be between 10 (one image per class) and 54000"),
+    ("run --all --subset 9", "--subset: must be between 10"),
+    ("run --all --subset 54001", "got 54001"),
+    ("run --all --subset 99999", "(training images left after the validation split)"),
+    ("run --all --subset lots", "--subset: expected a whole number"),
+    ("run --all --params worst", "--params: invalid choice: 'worst'"),
+    ("run --all --ensemble-k 0", "--ensemble-k: must be a positive whole number"),
+    ("run --all --early-stopping --no-early-stopping", "not allowed with argument"),
+    ("run --all --study-name s", "--study-name names one study; use it with one --arch"),
+    ("run --arch basic mlp --study-name s", "--study-name names one study"),
+    ("run --all --frobnicate", "unrecognized arguments: --frobnicate"),
+    ("run --all --experiment", "--experiment: expected one argument"),
+    # tune
+    ("tune", "the following arguments are required: --arch"),
+    ("tune --arch nosuch", "unknown architecture 'nosuch'"),
+    ("tune --arch basic mlp", "unrecognized arguments: mlp"),
+    ("tune --arch basic --trials 0", "--trials: must be a positive whole number"),
+    ("tune --arch basic --trials -5", "--trials: must be a positive whole number, got -5"),
+    ("tune --arch basic --timeout 0", "--timeout: must be a positive whole number"),
+    ("tune --arch basic --pruner sometimes", "--pruner: invalid choice: 'sometimes'"),
+    ("tune --arch basic --sampler grid", "--sampler: invalid choice: 'grid'"),
+    ("tune --arch basic --workers 0", "--workers: must be a positive whole number"),
+    ("tune --arch basic --epochs 0", "--epochs: must be a positive whole number"),
+    ("tune --arch basic --subset 5", "--subset: must be between 10"),
+    ("tune --arch basic --subset 60000", "got 60000"),
+    ("tune --arch basic --seed -1", "--seed: must be 0 or more, got -1"),
+    ("tune --arch basic --seed 1e3", "--seed: expected a whole number, got '1e3'"),
+    ("tune --arch basic --heartbeat 0", "--heartbeat: must be a positive whole number"),
+    ("tune --arch basic --max-failures 0", "--max-failures: must be a positive whole number"),
+    ("tune --arch basic --max-failures x", "--max-failures: expected a whole number"),
+    ("tune --arch basic --all", "unrecognized arguments: --all"),
+    # leaderboard
+    ("leaderboard --format json", "--format: invalid choice: 'json'"),
+    ("leaderboard --ensemble-k 0", "--ensemble-k: must be a positive whole number"),
+    ("leaderboard --ensemble-k -2", "--ensemble-k: must be a positive whole number, got -2"),
+    ("leaderboard --bogus", "unrecognized arguments: --bogus"),
+    ("leaderboard --seed 1", "unrecognized arguments: --seed 1"),
+    ("leaderboard --tracking-uri sqlite:///{tmp}/missing.db", "no MLflow store at"),
+    ("leaderboard --tracking-uri sqlite:////no/such/dir/m.db", "does not exist"),
+    # report
+    ("report --output /proc/nope", "cannot write to the report folder (--output) /proc/nope"),
+    ("report --output {file}/sub", "is not a folder"),
+    ("report --ensemble-k 0", "--ensemble-k: must be a positive whole number"),
+    ("report --experiment", "--experiment: expected one argument"),
+    ("report --format csv", "unrecognized arguments: --format csv"),
+    ("report --tracking-uri sqlite:///{tmp}/missing.db", "no MLflow store at"),
+    # predict
+    ("predict", "the following arguments are required: IMAGE"),
+    ("predict {tmp}/missing.png", "missing.png: no such file"),
+    ("predict {tmp}", "is a directory, not an image"),
+    ("predict {file}", "not an image Pillow can read"),
+    ("predict {empty}", "not an image Pillow can read"),
+    ("predict --model", "--model: expected one argument"),
+    ("predict a.png --subset 3", "unrecognized arguments: --subset 3"),
+]
+
+
+def command_line(text: str, folder: Path) -> list[str]:
+    """The row's arguments with its placeholders filled in for `folder`."""
+    (folder / "notes.png").write_text("not an image\n")
+    (folder / "empty.png").write_bytes(b"")
+    places = {"tmp": folder, "file": folder / "notes.png", "empty": folder / "empty.png"}
+    return [part.format(**places) for part in text.split()]
+
+
+def test_the_table_holds_sixty_distinct_bad_inputs_over_every_command() -> None:
+    lines = [line for line, _ in BAD_INPUT]
+    assert len(set(lines)) == len(lines) >= 60
+    commands = {line.split()[0] for line in lines if line and not line.startswith("-")}
+    assert {"run", "tune", "leaderboard", "report", "predict"} <= commands
+
+
+@pytest.mark.parametrize(("line", "fragment"), BAD_INPUT, ids=[row[0] for row in BAD_INPUT])
+def test_bad_input_is_one_line_and_a_non_zero_exit(line, fragment, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    try:
+        code = main(command_line(line, tmp_path))
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    out, err = capsys.readouterr()
+    assert code == EXIT_USER_ERROR
+    assert fragment in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err + out
+    assert not {"mlflow.db", "optuna.db", "mlruns"} & set(os.listdir(tmp_path)), "nothing made"
+
+
+CHECKED_BEFORE_LOADING = [
+    "run --arch nosuch",
+    "run --all --subset 99999",
+    "run --all --seed -1",
+    "tune --arch nope",
+    "tune --arch basic --seed -1",
+    "tune --arch basic --subset 54001",
+    "report --output /proc/nope",
+    "leaderboard --ensemble-k 0",
+    "predict {tmp}/missing.png",
+]
+
+
+def test_arguments_are_checked_before_tensorflow_or_mlflow_load(tmp_path) -> None:
+    """In a fresh process: every refusal comes before either library is imported."""
+    lines = [command_line(line, tmp_path) for line in CHECKED_BEFORE_LOADING]
+    script = (
+        "import sys\nfrom benchmark.cli import main\n"
+        f"for args in {lines!r}:\n"
+        "    try:\n        assert main(args) == 2, args\n"
+        "    except SystemExit as exit_:\n        assert exit_.code == 2, args\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'mlflow', 'optuna') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["run --arch nosuch", "tune --arch basic --seed -1", "report --output /proc/nope",
+     "run --all --subset 0", "predict {tmp}/missing.png"],
+)  # fmt: skip
+def test_a_real_process_prints_one_line_and_no_traceback(line, tmp_path) -> None:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmark", *command_line(line, tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == EXIT_USER_ERROR
+    assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr + done.stdout and done.stdout == ""
+
+
+def test_the_static_names_are_the_registry() -> None:
+    """`architectures.NAMES` (checked without Keras) lists every module and its registration."""
+    modules = {
+        path.stem
+        for path in Path(architectures.__file__).parent.glob("*.py")
+        if path.stem not in {"__init__", "registry", "common"}
+    }
+    assert set(architectures.NAMES) == modules
+    assert architectures.names()[: len(architectures.NAMES)] == list(architectures.NAMES)
+    for name in architectures.NAMES:
+        assert architectures.get(name).build.__module__ == f"architectures.{name}"
+
+
+@pytest.mark.parametrize("verbosity", [0, 1])
+def test_other_libraries_lines_and_warnings_show_only_when_verbose(verbosity, capsys) -> None:
+    logging.captureWarnings(False)  # pytest resets what an earlier setup() installed
+    logs.setup(verbosity)
+    try:
+        logging.getLogger("mlflow.store.db.utils").info("Creating initial MLflow database tables")
+        logging.getLogger("alembic.runtime.migration").warning("alembic chatter")
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.warn("Image size exceeds limit, decompression bomb DOS attack", stacklevel=1)
+    finally:
+        logs.setup(0)
+    out, err = capsys.readouterr()
+    assert "Creating initial MLflow" not in out + err, "an info line of MLflow never shows"
+    if verbosity:
+        assert "alembic chatter" in out and "decompression bomb" in out
+    else:
+        assert out + err == ""

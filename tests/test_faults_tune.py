@@ -1,0 +1,99 @@
+"""Faults on the `tune` path: a trial error that repeats, an unreachable tracking store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+from optuna.trial import TrialState
+
+from benchmark.cli import EXIT_USER_ERROR, main
+from benchmark.tuning import failures
+from benchmark.tuning.search import Objective
+
+STUDY = "mnist-mlp"
+
+
+def tune(store: str, *args: str) -> int:
+    """`tune --arch mlp` on a subset with its study next to the store; the exit code."""
+    storage = f"sqlite:///{Path(store.removeprefix('sqlite:///')).parent / 'optuna.db'}"
+    common = ["--subset", "300", "--epochs", "1", "--experiment", "tune", "--storage", storage]
+    # --timeout bounds the test if the study never stops: it then exits 0 and fails.
+    return main(["tune", "--arch", "mlp", *common, "--tracking-uri", store, *args])
+
+
+def trials(store: str) -> list[optuna.trial.FrozenTrial]:
+    storage = f"sqlite:///{Path(store.removeprefix('sqlite:///')).parent / 'optuna.db'}"
+    return optuna.load_study(study_name=STUDY, storage=storage).trials
+
+
+def test_a_trial_error_that_repeats_stops_the_study_with_one_line(
+    store, monkeypatch, capsys
+) -> None:
+    def broken(self, trial, label, record):  # the same error every time, its number varies
+        raise RuntimeError(f"broken input pipeline at step {trial.number * 7}")
+
+    monkeypatch.setattr(Objective, "_train", broken)
+    code = tune(store, "--trials", "2", "--max-failures", "3", "--timeout", "60")
+    assert code == EXIT_USER_ERROR
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "tune stopped: 3 trials in a row failed with RuntimeError: broken input" in err
+    assert "--max-failures" in err and "Traceback" not in err
+    found = trials(store)
+    assert [t.state for t in found] == [TrialState.FAIL] * 3, "stops at K, keeps the trials"
+    client = MlflowClient(store)
+    experiment = client.get_experiment_by_name("tune")
+    runs = client.search_runs([experiment.experiment_id], "tags.run_kind = 'trial'")
+    assert sorted(run.info.status for run in runs) == ["FAILED"] * 3
+    parents = client.search_runs([experiment.experiment_id], "tags.run_kind != 'trial'")
+    assert [run.info.status for run in parents] == ["FINISHED"], "the study's run is closed"
+
+
+def test_different_errors_do_not_stop_the_study(store, monkeypatch) -> None:
+    def flaky(self, trial, label, record):
+        if trial.number < 3:  # two kinds of error, alternating, then a trial that works
+            raise (ValueError if trial.number % 2 else OSError)(f"flaky {trial.number}")
+        return 0.5
+
+    monkeypatch.setattr(Objective, "_train", flaky)
+    assert tune(store, "--trials", "1", "--max-failures", "2", "--timeout", "60") == 0
+    assert [t.state for t in trials(store)] == [TrialState.FAIL] * 3 + [TrialState.COMPLETE]
+
+
+def test_a_resumed_study_starts_a_new_streak(store, monkeypatch, capsys) -> None:
+    """Failures of an earlier invocation do not stop the next one, which may have a fix."""
+    monkeypatch.setattr(Objective, "_train", lambda *args: 1 / 0)
+    assert tune(store, "--trials", "1", "--max-failures", "2", "--timeout", "60") == 2
+    assert "ZeroDivisionError: division by zero" in capsys.readouterr().err
+    monkeypatch.setattr(Objective, "_train", lambda *args: 0.75)
+    assert tune(store, "--trials", "1", "--max-failures", "2", "--timeout", "60") == 0
+    assert [t.state for t in trials(store)][-1] == TrialState.COMPLETE
+
+
+def test_bookkeeping_failures_are_not_a_streak() -> None:
+    """A surplus trial (another worker got there first) or a dead worker's is no error."""
+    study = optuna.create_study()
+    for reason in ("surplus: the study already had 3", None, "surplus: again"):
+        trial = study.ask()
+        if reason:
+            trial.set_user_attr("fail_reason", reason)
+        study.tell(trial, state=TrialState.FAIL)
+    assert failures.repeated_failure(study, 0, 2) is None
+    for _ in range(2):
+        trial = study.ask()
+        trial.set_user_attr("fail_reason", "FloatingPointError: loss became NaN at epoch 1")
+        study.tell(trial, state=TrialState.FAIL)
+    assert "NaN" in failures.repeated_failure(study, 0, 2)
+    assert failures.repeated_failure(study, 4, 2) is None, "only trials from `since` count"
+
+
+@pytest.mark.parametrize("uri", ["sqlite:////no/such/dir/mlflow.db", "http://127.0.0.1:9"])
+def test_an_unreachable_tracking_store_creates_no_study(uri, store, capsys) -> None:
+    folder = Path(store.removeprefix("sqlite:///")).parent
+    args = ["tune", "--arch", "mlp", "--subset", "300", "--tracking-uri", uri]
+    assert main([*args, "--storage", f"sqlite:///{folder / 'optuna.db'}"]) == EXIT_USER_ERROR
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not (folder / "optuna.db").exists(), "no study created, no subset pinned"
