@@ -140,7 +140,7 @@ def test_report_makes_no_external_requests(reported) -> None:
 
 def test_mistakes_are_of_the_best_run_by_validation_accuracy(reported) -> None:
     path, uri, _ = reported
-    runs = tracking.training_runs(tracking.connect(uri, "smoke", create=False))
+    runs = tracking.finished_training_runs(tracking.connect(uri, "smoke", create=False))
     best = runs.loc[runs["metrics.best_val_accuracy"].idxmax()]
     section = path.read_text(encoding="utf-8").split('<section id="mistakes">')[1]
     assert f"<b>{best['tags.arch']}</b> (run <code>{best.run_id}</code>)" in section
