@@ -17,6 +17,19 @@ from mlflow.exceptions import MlflowException
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.settings import DEFAULT_TRACKING_URI
 
+# MLflow's HTTP client retries a failed request 7 times with growing pauses and waits 120 s for
+# each answer: a dead server stalls a call for minutes. These bounds make a call to a server
+# that refuses connections give up in about 5 s and one to a server that stopped answering in
+# at most about 35 s (3 attempts of 10 s, pauses of 0 and 2 s, up to 1 s jitter each); a user
+# can still set each variable to something else.
+HTTP_BOUNDS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+for _name, _value in HTTP_BOUNDS.items():
+    os.environ.setdefault(_name, _value)
+
 
 def resolve_tracking_uri(cli_value: str | None) -> str:
     """--tracking-uri, else MLFLOW_TRACKING_URI, else a SQLite file in the working directory."""
@@ -106,3 +119,28 @@ def check_store(tracking_uri: str, create: bool = True) -> None:
                 f"no MLflow store at {database}; run 'python -m benchmark run' "
                 "first or pass --tracking-uri"
             )
+        _check_sqlite_opens(database)
+
+
+def _check_sqlite_opens(database: Path) -> None:
+    """Refuse a SQLite file that cannot be opened for writing, before MLflow retries for minutes."""
+    if not database.exists():
+        check_writable(database.parent, "tracking store folder")
+        return
+    try:
+        with open(database, "r+b"):
+            pass
+    except OSError as error:
+        reason = error.strerror or first_line(error)
+        raise BenchmarkError(f"tracking store {database} cannot be written ({reason})") from None
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """Make `folder` if needed and write a file in it, or say in one line why that fails."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        reason = error.strerror or first_line(error)
+        raise BenchmarkError(f"{what} {folder} is not writable ({reason})") from None
