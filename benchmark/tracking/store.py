@@ -31,6 +31,25 @@ for _name, _value in HTTP_BOUNDS.items():
     os.environ.setdefault(_name, _value)
 
 
+_down: list[str] = []  # the first failure of a store call in this process, once one failed
+
+
+def mark_down(error: BaseException) -> None:
+    """Remember that the store stopped answering, so later calls do not wait on it again."""
+    if not _down:
+        _down.append(first_line(error))
+
+
+def down_reason() -> str:
+    """The first store failure of this process, or "" while none failed."""
+    return _down[0] if _down else ""
+
+
+def is_down() -> bool:
+    """Whether a store call of this process already failed."""
+    return bool(_down)
+
+
 def resolve_tracking_uri(cli_value: str | None) -> str:
     """--tracking-uri, else MLFLOW_TRACKING_URI, else a SQLite file in the working directory."""
     return cli_value or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
