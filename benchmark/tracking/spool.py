@@ -53,9 +53,7 @@ def log_result(result: TrainingResult, run: TrainingRun, logged_epochs: int) -> 
             json.dumps({**asdict(run), "logged_epochs": logged_epochs}, indent=1)
         )
         try:
-            if store.is_down():
-                raise BenchmarkError(f"the store failed earlier: {store.down_reason()}")
-            log_written(folder, logged_epochs, result.model)
+            _log_with_one_retry(folder, logged_epochs, result.model)
         except Exception as error:  # noqa: BLE001 - whatever failed, the results must survive
             store.mark_down(error)
             kept = _keep(folder)
@@ -64,6 +62,19 @@ def log_result(result: TrainingResult, run: TrainingRun, logged_epochs: int) -> 
                 f"failed ({first_line(error)}); its results are kept in {kept} and the next "
                 "'python -m benchmark run' in this folder logs them"
             ) from None
+
+
+def _log_with_one_retry(folder: Path, logged_epochs: int, model: Any) -> None:
+    """Log the folder; if the store is down, wait up to store.RECOVERY_SECONDS for it, once."""
+    if not store.is_down():
+        try:
+            log_written(folder, logged_epochs, model)
+            return
+        except Exception as error:  # noqa: BLE001 - a store that went away may come back
+            store.mark_down(error)
+    if not store.wait_until_answering(mlflow.get_tracking_uri()):
+        raise BenchmarkError(f"the store stopped answering: {store.down_reason()}")
+    log_written(folder, logged_epochs, model)
 
 
 def _keep(folder: Path) -> Path:

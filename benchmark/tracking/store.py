@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ for _name, _value in HTTP_BOUNDS.items():
     os.environ.setdefault(_name, _value)
 
 
+RECOVERY_SECONDS = 30  # how long a finished training waits for its server to come back
 _down: list[str] = []  # the first failure of a store call in this process, once one failed
 
 
@@ -38,6 +40,21 @@ def mark_down(error: BaseException) -> None:
     """Remember that the store stopped answering, so later calls do not wait on it again."""
     if not _down:
         _down.append(first_line(error))
+
+
+def wait_until_answering(tracking_uri: str) -> bool:
+    """Wait up to RECOVERY_SECONDS for a server that stopped answering; True once it answers."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return False  # a file store that failed does not heal by waiting
+    deadline = time.monotonic() + RECOVERY_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=5):
+                _down.clear()
+                return True
+        except (urllib.error.URLError, OSError, ValueError):
+            time.sleep(2)
+    return False
 
 
 def down_reason() -> str:
