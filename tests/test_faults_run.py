@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from benchmark.settings import REGISTERED_MODEL
+from benchmark.settings import DEFAULT_EXPERIMENT, REGISTERED_MODEL
 from tests.conftest import free_port
 
 EXIT_USER_ERROR = 2
@@ -35,7 +35,7 @@ def benchmark(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Complet
     )
 
 
-def training_runs(uri: str, experiment: str = "Default") -> list:
+def training_runs(uri: str, experiment: str = DEFAULT_EXPERIMENT) -> list:
     """Every training run of the experiment, any status."""
     client = MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
