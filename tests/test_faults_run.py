@@ -150,7 +150,7 @@ def test_server_killed_for_good_keeps_results_and_next_run_logs_them(server, tmp
     result = subprocess.CompletedProcess(process.args, process.returncode, out, err)
     line = one_line_error(result)
     assert ".benchmark-pending" in line, line
-    assert waited < 90, f"{waited:.0f} s after the kill"  # training + 30 s recovery + calls
+    assert waited < 120, f"{waited:.0f} s after the kill"  # training + 60 s recovery + calls
     kept = list((tmp_path / ".benchmark-pending").iterdir())
     assert len(kept) == 1 and (kept[0] / "model.keras").is_file()
 
@@ -171,7 +171,7 @@ def test_server_killed_for_good_keeps_results_and_next_run_logs_them(server, tmp
 @pytest.mark.slow  # keeps a server down for a while on purpose
 def test_server_back_within_twenty_seconds_loses_nothing(server, tmp_path) -> None:
     process = _start_run_and_kill_server_while_training(server, tmp_path)
-    time.sleep(15)
+    time.sleep(10)  # plus the 10-30 s the server takes to start on 2 busy cores
     server.start()
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, out + err

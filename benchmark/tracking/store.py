@@ -32,7 +32,7 @@ for _name, _value in HTTP_BOUNDS.items():
     os.environ.setdefault(_name, _value)
 
 
-RECOVERY_SECONDS = 30  # how long a finished training waits for its server to come back
+RECOVERY_SECONDS = 60  # how long a finished training waits for its server to come back
 _down: list[str] = []  # the first failure of a store call in this process, once one failed
 
 
