@@ -7,10 +7,12 @@ import time
 from typing import Any
 
 import pandas as pd
+from mlflow.exceptions import MlflowException
 
 import architectures
 from benchmark import tracking
 from benchmark.data.splits import Splits, load_splits
+from benchmark.errors import BenchmarkError, first_line
 from benchmark.results import champion, leaderboard, runs
 from benchmark.results import significance as comparison
 from benchmark.settings import SPLIT_SEED, TARGET_ACCURACY, RunSettings
@@ -22,6 +24,17 @@ log = logging.getLogger(__name__)
 
 def run_suite(settings: RunSettings) -> pd.DataFrame:
     """Train every requested architecture and seed not yet finished; return the board."""
+    try:
+        return _run_suite(settings)
+    except MlflowException as error:  # a store that failed outside a finished training
+        raise BenchmarkError(
+            f"tracking store {tracking.resolve_tracking_uri(settings.tracking_uri)} failed "
+            f"({first_line(error)}); runs it left RUNNING are closed by the next 'run'"
+        ) from None
+
+
+def _run_suite(settings: RunSettings) -> pd.DataFrame:
+    """run_suite without turning store failures into one line."""
     tuned = _tuned_params(settings)
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
     tracking.check_writable(settings.output_dir, "--output-dir")
