@@ -7,10 +7,12 @@ import time
 from typing import Any
 
 import pandas as pd
+from mlflow.exceptions import MlflowException
 
 import architectures
 from benchmark import tracking
 from benchmark.data.splits import Splits, load_splits
+from benchmark.errors import BenchmarkError, first_line
 from benchmark.results import champion, leaderboard, runs
 from benchmark.results import significance as comparison
 from benchmark.settings import SPLIT_SEED, TARGET_ACCURACY, RunSettings
@@ -22,9 +24,23 @@ log = logging.getLogger(__name__)
 
 def run_suite(settings: RunSettings) -> pd.DataFrame:
     """Train every requested architecture and seed not yet finished; return the board."""
+    try:
+        return _run_suite(settings)
+    except MlflowException as error:  # a store that failed outside a finished training
+        raise BenchmarkError(
+            f"tracking store {tracking.resolve_tracking_uri(settings.tracking_uri)} failed "
+            f"({first_line(error)}); runs it left RUNNING are closed by the next 'run'"
+        ) from None
+
+
+def _run_suite(settings: RunSettings) -> pd.DataFrame:
+    """run_suite without turning store failures into one line."""
     tuned = _tuned_params(settings)
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
+    tracking.check_writable(settings.output_dir, "--output-dir")
     experiment_id = tracking.connect(uri, settings.experiment)
+    for name in tracking.sync_pending(experiment_id):
+        log.info(f"logged the kept results of {name}, trained by an earlier invocation")
     for name in tracking.close_orphaned_runs(experiment_id):
         log.warning(f"marked run {name} as KILLED: its process ended without closing it")
     splits = load_splits(settings.validation_fraction, SPLIT_SEED, settings.subset)
@@ -38,12 +54,20 @@ def run_suite(settings: RunSettings) -> pd.DataFrame:
     # Seed by seed: an interrupted invocation still leaves every architecture's first seeds.
     jobs = [(seed, name) for seed in settings.seeds for name in settings.archs]
     with tracking.comparison_run(experiment_id, "comparison", settings.logged_params()):
+        tracking.check_artifacts_writable()  # before any training, not after it
+        deferred = []  # configurations another live process trains: waited for at the end
         for index, (seed, name) in enumerate(jobs, start=1):
             seed_label = f" seed {seed}" if len(settings.seeds) > 1 else ""
-            label = f"[{name}{seed_label} {index}/{len(jobs)}]"
-            members.append(
-                _run_one(name, seed, label, settings, splits, experiment_id, tuned.get(name))
-            )
+            job = (name, seed, f"[{name}{seed_label} {index}/{len(jobs)}]")
+            run_id = _run_one(*job, settings, splits, experiment_id, tuned.get(name))
+            members.append(run_id) if run_id else deferred.append(job)
+        for job in deferred:
+            run_id = None
+            while run_id is None:  # the other process may die: then this one trains it
+                run_id = _run_one(
+                    *job, settings, splits, experiment_id, tuned.get(job[0]), wait=True
+                )
+            members.append(run_id)
         per_run = runs.read_runs(experiment_id, members)
         board = leaderboard.from_runs(per_run, settings.ensemble_k)
         tracking.log_comparison(
@@ -69,8 +93,12 @@ def _run_one(
     splits: Splits,
     experiment_id: str,
     tuned: tuple[dict[str, Any], dict[str, str]] | None = None,
-) -> str:
-    """Train and track one architecture and seed, or reuse its finished run; return the run id."""
+    wait: bool = False,
+) -> str | None:
+    """Train and track one architecture and seed, or reuse its finished run; return the run id.
+
+    None: another live process trains the same configuration (with `wait`, this waits for it).
+    """
     arch = architectures.get(name)
     best, tags = tuned or ({}, {"variant": "default"})
     params = arch.params({**best, **settings.overrides()})
@@ -83,6 +111,8 @@ def _run_one(
     }
     config = tracking.config_hash(name, params, seed, splits, **extra)
     log.debug(f"{label} configuration {config}: {params}")
+    if wait:
+        tracking.wait_while_claimed(experiment_id, config, label)
     finished = tracking.find_finished_run(experiment_id, config)
     if finished and not settings.force:
         log.info(
@@ -90,28 +120,41 @@ def _run_one(
             "(--force re-runs it)"
         )
         return finished
+    claims = tracking.live_claims(experiment_id, config)
+    if claims:
+        log.info(f"{label} deferred: {tracking.describe(claims[0])} trains the same configuration")
+        return None
     log.info(
         f"{label} training up to {params['epochs']} epochs, batch {params['batch_size']}, "
         f"early stopping {'on' if settings.uses_early_stopping else 'off'}"
     )
     with tracking.start_training_run(
         experiment_id, name, params, seed, splits, config, extra, tags, tags["variant"]
-    ) as run_id:
-        result = train_and_evaluate(
-            arch,
-            params,
-            splits,
-            seed=seed,
-            early_stopping=settings.uses_early_stopping,
-            callbacks=[tracking.EpochLogger(), EpochProgress(label, params["epochs"])],
-            target_accuracy=TARGET_ACCURACY,
-        )
-        tracking.log_result(result)
+    ) as run:
+        rival = tracking.earlier_claim(experiment_id, config, run.run_id)
+        if rival is not None:  # started at the same moment as another process's run: give way
+            log.info(f"{label} deferred: {tracking.describe(rival)} trains the same configuration")
+            tracking.withdraw(run.run_id)
+        else:
+            epochs = tracking.EpochLogger()
+            with tracking.heartbeat(run.run_id):
+                result = train_and_evaluate(
+                    arch,
+                    params,
+                    splits,
+                    seed=seed,
+                    early_stopping=settings.uses_early_stopping,
+                    callbacks=[epochs, EpochProgress(label, params["epochs"])],
+                    target_accuracy=TARGET_ACCURACY,
+                )
+                tracking.log_result(result, run, epochs.logged_epochs)
+    if rival is not None:
+        return None
     log.info(
         f"{label} test accuracy {result.test_metrics['test_accuracy']:.4f} after "
         f"{result.epochs_run} epochs in {duration(result.train_seconds)}"
     )
-    return run_id
+    return run.run_id
 
 
 def _tuned_params(settings: RunSettings) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:

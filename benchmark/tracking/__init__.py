@@ -6,9 +6,17 @@ the work by what it is about.
 
 from benchmark.tracking.artifacts import (
     PROBABILITIES_ARTIFACT,
+    check_artifacts_writable,
     log_comparison,
     log_report,
-    log_result,
+)
+from benchmark.tracking.claims import (
+    describe,
+    earlier_claim,
+    heartbeat,
+    live_claims,
+    wait_while_claimed,
+    withdraw,
 )
 from benchmark.tracking.model_registry import (
     CHAMPION_URI,
@@ -33,7 +41,9 @@ from benchmark.tracking.runs import (
     find_finished_run,
     start_training_run,
 )
+from benchmark.tracking.spool import TrainingRun, log_result, sync_pending
 from benchmark.tracking.store import (
+    check_writable,
     connect,
     resolve_tracking_uri,
     use_store,
@@ -52,15 +62,22 @@ __all__ = [
     "PROBABILITIES_ARTIFACT",
     "REGISTERED_MODEL",
     "EpochLogger",
+    "TrainingRun",
     "artifact_text",
+    "check_artifacts_writable",
+    "check_writable",
     "champion_candidates",
     "close_orphaned_runs",
     "comparison_run",
     "config_hash",
     "connect",
+    "describe",
+    "earlier_claim",
     "end_trial_run",
     "find_finished_run",
     "git_commit",
+    "heartbeat",
+    "live_claims",
     "load_model",
     "load_run_model",
     "load_test_probabilities",
@@ -72,9 +89,12 @@ __all__ = [
     "metric_history",
     "register_champion",
     "resolve_tracking_uri",
-    "start_training_run",
     "finished_training_runs",
+    "start_training_run",
+    "sync_pending",
     "trial_run",
     "tuning_run",
     "use_store",
+    "wait_while_claimed",
+    "withdraw",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import tempfile
 from pathlib import Path
@@ -13,14 +14,19 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.types import Schema, TensorSpec
 from sklearn.metrics import classification_report, confusion_matrix
 
+from benchmark.errors import BenchmarkError, first_line
 from benchmark.tracking import plots
 from benchmark.tracking.processes import _process_tags
 from benchmark.training.result import TrainingResult
 
 PROBABILITIES_ARTIFACT = "test_probabilities.npz"
+MODEL_FILE = "model.keras"  # the trained model, kept until it is logged
+NUMBERS_FILE = "numbers.json"  # metrics, per-epoch history and the model's signature
+WRITE_CHECK = ".write-check"  # artifact folder of the probe written before training
 RUN_KIND_REPORT = "report"
 
 # MLflow warns that a uv environment has no pip; the logged requirements are pinned anyway.
@@ -28,19 +34,21 @@ logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
 log = logging.getLogger(__name__)
 
 
-def log_result(result: TrainingResult) -> None:
-    """Final metrics, figures, reports and the model, into the active run."""
-    mlflow.log_metrics(result.metrics())
-    for epoch, seconds in enumerate(result.epoch_end_seconds, start=1):
-        mlflow.log_metric("epoch_seconds", seconds, step=epoch)
-    _log_probabilities(result.probabilities, result.y_true)
+def write_result(result: TrainingResult, folder: Path) -> None:
+    """Write everything a training run logs (metrics, figures, reports, model) to `folder`."""
+    files = folder / "artifacts"
+    files.mkdir(parents=True)
+    np.savez_compressed(
+        files / PROBABILITIES_ARTIFACT,
+        probabilities=np.asarray(result.probabilities, dtype=np.float32),
+        y_true=np.asarray(result.y_true, dtype=np.uint8),
+    )
     labels = [str(label) for label in range(result.probabilities.shape[1])]
     matrix = confusion_matrix(result.y_true, result.y_pred, labels=range(len(labels)))
     title = f"{result.arch}: test accuracy {result.test_metrics['test_accuracy']:.4f}"
-    _log_figure(plots.confusion_matrix_figure(matrix, labels, title), "confusion_matrix.png")
-    mlflow.log_text(
-        pd.DataFrame(matrix, index=labels, columns=labels).to_csv(), "confusion_matrix.csv"
-    )
+    matrix_figure = plots.confusion_matrix_figure(matrix, labels, title)
+    _save_figure(matrix_figure, files / "confusion_matrix.png")
+    pd.DataFrame(matrix, index=labels, columns=labels).to_csv(files / "confusion_matrix.csv")
     report_args = {
         "y_true": result.y_true,
         "y_pred": result.y_pred,
@@ -48,33 +56,53 @@ def log_result(result: TrainingResult) -> None:
         "target_names": labels,
         "zero_division": 0,
     }
-    mlflow.log_text(classification_report(**report_args), "classification_report.txt")
-    mlflow.log_dict(
-        classification_report(**report_args, output_dict=True), "classification_report.json"
-    )
-    _log_figure(plots.training_curves_figure(result.history, result.arch), "training_curves.png")
+    (files / "classification_report.txt").write_text(classification_report(**report_args))
+    report = classification_report(**report_args, output_dict=True)
+    (files / "classification_report.json").write_text(json.dumps(report, indent=2))
+    curves = plots.training_curves_figure(result.history, result.arch)
+    _save_figure(curves, files / "training_curves.png")
     summary = io.StringIO()
     result.model.summary(print_fn=lambda line, **_: summary.write(line + "\n"))
-    mlflow.log_text(summary.getvalue(), "model_summary.txt")
-    _log_diagram(result.model)
+    (files / "model_summary.txt").write_text(summary.getvalue())
+    _save_diagram(result.model, files / "architecture.png")
+    result.model.save(folder / MODEL_FILE)
+    numbers = {
+        "metrics": result.metrics(),
+        "epoch_end_seconds": result.epoch_end_seconds,
+        "history": result.history,
+        "image_shape": list(result.model.input_shape[1:]),
+        "classes": int(result.probabilities.shape[1]),
+    }
+    (folder / NUMBERS_FILE).write_text(json.dumps(numbers, default=float))
+
+
+def log_written(folder: Path, logged_epochs: int, model: keras.Model | None = None) -> None:
+    """Log a folder made by `write_result` into the active run; epochs up to logged_epochs skip.
+
+    `model` is the trained model when it is still in memory; otherwise it is read back.
+    """
+    numbers = json.loads((folder / NUMBERS_FILE).read_text())
+    mlflow.log_metrics(numbers["metrics"])
+    for epoch, seconds in enumerate(numbers["epoch_end_seconds"], start=1):
+        mlflow.log_metric("epoch_seconds", seconds, step=epoch)
+    history = numbers["history"]
+    for epoch in range(logged_epochs, len(history.get("loss", []))):
+        wanted = ("loss", "accuracy", "val_loss", "val_accuracy")
+        mlflow.log_metrics({k: history[k][epoch] for k in wanted if k in history}, step=epoch + 1)
+    mlflow.log_artifacts(str(folder / "artifacts"))
+    if model is None:
+        model = keras.models.load_model(folder / MODEL_FILE)
     mlflow.keras.log_model(
-        result.model,
+        model,
         name="model",
-        signature=_signature(result),
+        signature=_signature(tuple(numbers["image_shape"]), numbers["classes"]),
         pip_requirements=_model_requirements(),
     )
 
 
-def _log_probabilities(probabilities: np.ndarray, y_true: np.ndarray) -> None:
-    """Log the test-set softmax outputs and labels, for significance tests and ensembles."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / PROBABILITIES_ARTIFACT
-        np.savez_compressed(
-            path,
-            probabilities=np.asarray(probabilities, dtype=np.float32),
-            y_true=np.asarray(y_true, dtype=np.uint8),
-        )
-        mlflow.log_artifact(str(path))
+def _save_figure(fig: Any, path: Path) -> None:
+    fig.savefig(path)
+    plots.close(fig)
 
 
 def _log_figure(fig: Any, artifact: str) -> None:
@@ -82,30 +110,24 @@ def _log_figure(fig: Any, artifact: str) -> None:
     plots.close(fig)
 
 
-def _log_diagram(model: keras.Model) -> None:
-    """Log architecture.png when pydot and graphviz's dot are installed; say so when not."""
+def _save_diagram(model: keras.Model, path: Path) -> None:
+    """Write architecture.png when pydot and graphviz's dot are installed; say so when not."""
     import shutil
-    import tempfile
 
     if shutil.which("dot") is None:
         log.info("tracking: graphviz 'dot' not found; skipping the architecture diagram")
         return
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "architecture.png"
-        try:
-            keras.utils.plot_model(model, to_file=str(path), show_shapes=True)
-        except (ImportError, OSError) as error:
-            log.warning(f"tracking: architecture diagram failed ({error}); skipping it")
-            return
-        mlflow.log_artifact(str(path))
+    try:
+        keras.utils.plot_model(model, to_file=str(path), show_shapes=True)
+    except (ImportError, OSError) as error:
+        log.warning(f"tracking: architecture diagram failed ({error}); skipping it")
 
 
-def _signature(result: TrainingResult) -> ModelSignature:
+def _signature(image_shape: tuple[int, ...], classes: int) -> ModelSignature:
     """Float images of the model's input shape in, class probabilities out."""
-    image_shape = tuple(result.model.input_shape[1:])
     return ModelSignature(
         inputs=Schema([TensorSpec(np.dtype("float32"), (-1, *image_shape))]),
-        outputs=Schema([TensorSpec(np.dtype("float32"), (-1, result.probabilities.shape[1]))]),
+        outputs=Schema([TensorSpec(np.dtype("float32"), (-1, classes))]),
     )
 
 
@@ -119,6 +141,26 @@ def _model_requirements() -> list[str]:
         f"mlflow=={mlflow.__version__}",
         f"numpy=={np.__version__}",
     ]
+
+
+def check_artifacts_writable() -> None:
+    """Write and remove a small file in the active run's artifacts, or say why that fails."""
+    run = mlflow.active_run()
+    location = run.info.artifact_uri if run else "?"
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            probe = Path(folder) / "write-check.txt"
+            probe.write_text("checks that the artifact store takes files before training\n")
+            mlflow.log_artifact(str(probe), WRITE_CHECK)
+    except Exception as error:  # noqa: BLE001 - whatever refuses the file, say so before training
+        raise BenchmarkError(
+            f"artifact store {location} is not writable ({first_line(error)}); make it writable "
+            "or pass another --tracking-uri"
+        ) from None
+    try:
+        get_artifact_repository(location).delete_artifacts(WRITE_CHECK)
+    except Exception as error:  # noqa: BLE001 - a leftover probe file is harmless
+        log.debug(f"removing the artifact write check failed: {first_line(error)}")
 
 
 def log_comparison(

@@ -83,13 +83,26 @@ def register_champion(run_id: str, tags: dict[str, str]) -> tuple[int, str]:
                 created = mlflow.register_model(
                     _logged_model_uri(client, run_id), REGISTERED_MODEL, tags=tags
                 )
-            version, outcome = str(created.version), "registered"
+            version, outcome = _first_version(client, run_id, str(created.version)), "registered"
         client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, version)
     except MlflowException as error:
         raise BenchmarkError(
             f"registering the champion in {mlflow.get_tracking_uri()} failed: {first_line(error)}"
         ) from None
     return int(version), outcome
+
+
+def _first_version(client: MlflowClient, run_id: str, created: str) -> str:
+    """The run's oldest version; a newer one made at the same moment by another process goes.
+
+    Two processes crowning the same run at once both find no version of it and both register
+    one; each then keeps the oldest, so the run ends with one version whoever finishes last.
+    """
+    versions = client.search_model_versions(f"name = '{REGISTERED_MODEL}' and run_id = '{run_id}'")
+    oldest = str(min([int(created), *(int(found.version) for found in versions)]))
+    if oldest != created:
+        client.delete_model_version(REGISTERED_MODEL, created)
+    return oldest
 
 
 def load_model(tracking_uri: str, model_uri: str = CHAMPION_URI) -> keras.Model:

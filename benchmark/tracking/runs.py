@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import platform
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,8 +17,14 @@ import numpy as np
 from mlflow.tracking import MlflowClient
 
 from benchmark.data.splits import Splits
+from benchmark.errors import first_line
+from benchmark.tracking import store
+from benchmark.tracking.claims import HEARTBEAT_TAG, forget_active_run
 from benchmark.tracking.processes import _process_tags
+from benchmark.tracking.spool import TrainingRun
 from benchmark.training import hardware
+
+log = logging.getLogger(__name__)
 
 RUN_KIND_TRAINING = "training"
 RUN_KIND_COMPARISON = "comparison"
@@ -54,9 +62,39 @@ def parent_run(
 ) -> Iterator[str]:
     """A top-level run with the process tags and each setting as a param; yields its run id."""
     tags = {**tags, **_process_tags()}
-    with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=tags) as run:
+    with _active_run(experiment_id=experiment_id, run_name=name, tags=tags) as run:
         mlflow.log_params({key: str(value) for key, value in settings.items()})
         yield run.info.run_id
+
+
+@contextlib.contextmanager
+def _active_run(**start: Any) -> Iterator[mlflow.ActiveRun]:
+    """mlflow.start_run, ended FINISHED or FAILED without a second wait on a store that is down.
+
+    MLflow's own `with` would call the dead store again on the way out and let that error
+    replace the one that ended the block; a run left RUNNING is closed by the next invocation.
+    """
+    run = mlflow.start_run(**start)
+    status = "FINISHED"
+    try:
+        yield run
+    except BaseException:
+        status = "FAILED"
+        raise
+    finally:
+        end_active_run(status)
+
+
+def end_active_run(status: str) -> None:
+    """End the active run; when the store is known to be down, only forget it locally."""
+    if store.is_down():
+        forget_active_run()
+        return
+    try:
+        mlflow.end_run(status)
+    except Exception as error:  # the run stays RUNNING; the next invocation closes it
+        store.mark_down(error)
+        log.debug(f"ending the run failed: {first_line(error)}")
 
 
 @contextlib.contextmanager
@@ -77,7 +115,7 @@ def start_training_run(
     extra_params: dict[str, Any],
     extra_tags: dict[str, str] | None = None,
     variant: str = DEFAULT_VARIANT,
-) -> Iterator[str]:
+) -> Iterator[TrainingRun]:
     """A nested run for one architecture and seed, with params, tags and the dataset input."""
     tags = {
         "run_kind": RUN_KIND_TRAINING,
@@ -86,24 +124,23 @@ def start_training_run(
         "variant": variant,
         "config_hash": config,
         "dataset_digest": splits.digest,
+        HEARTBEAT_TAG: f"{time.time():.0f}",  # the claim on the configuration, renewed
         **hardware.fingerprint(),  # which machine the timings of this run come from
         **_process_tags(),
         **(extra_tags or {}),
     }
-    with mlflow.start_run(
-        experiment_id=experiment_id, run_name=f"{arch}-seed{seed}", nested=True, tags=tags
-    ) as run:
-        mlflow.log_params(
-            {
-                **params,
-                "arch": arch,
-                "dataset": splits.dataset,
-                "seed": seed,
-                **splits.sizes,
-                **extra_params,
-                **environment_params(),
-            }
-        )
+    logged = {
+        **params,
+        "arch": arch,
+        "dataset": splits.dataset,
+        "seed": seed,
+        **splits.sizes,
+        **extra_params,
+        **environment_params(),
+    }
+    name = f"{arch}-seed{seed}"
+    with _active_run(experiment_id=experiment_id, run_name=name, nested=True, tags=tags) as run:
+        mlflow.log_params(logged)
         dataset = mlflow.data.from_numpy(
             splits.x_train.reshape(len(splits.x_train), -1),
             targets=splits.y_train,
@@ -111,7 +148,8 @@ def start_training_run(
             digest=splits.digest,
         )
         mlflow.log_input(dataset, context="training")
-        yield run.info.run_id
+        strings = {key: str(value) for key, value in logged.items()}
+        yield TrainingRun(run.info.run_id, experiment_id, name, config, tags, strings)
 
 
 def environment_params() -> dict[str, str]:
@@ -129,10 +167,29 @@ def environment_params() -> dict[str, str]:
 
 
 class EpochLogger(keras.callbacks.Callback):
-    """Log loss, accuracy, val_loss and val_accuracy to the active run after every epoch."""
+    """Log loss, accuracy, val_loss and val_accuracy to the active run after every epoch.
+
+    When the store stops answering, training goes on: it says so once and stops logging
+    epochs; `logged_epochs` tells the results kept locally which epochs are still to log.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logged_epochs = 0
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if store.is_down():
+            return
         wanted = ("loss", "accuracy", "val_loss", "val_accuracy")
-        mlflow.log_metrics(
-            {k: float(v) for k, v in (logs or {}).items() if k in wanted}, step=epoch + 1
-        )
+        try:
+            mlflow.log_metrics(
+                {k: float(v) for k, v in (logs or {}).items() if k in wanted}, step=epoch + 1
+            )
+        except Exception as error:  # noqa: BLE001 - any store failure; training goes on
+            store.mark_down(error)
+            log.warning(
+                f"tracking store stopped answering ({first_line(error)}); training goes on "
+                "and its results will be kept locally"
+            )
+            return
+        self.logged_epochs = epoch + 1

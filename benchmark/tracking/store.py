@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,6 +17,54 @@ from mlflow.exceptions import MlflowException
 
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.settings import DEFAULT_TRACKING_URI
+
+# MLflow's HTTP client retries a failed request 7 times with growing pauses and waits 120 s for
+# each answer: a dead server stalls a call for minutes. These bounds make a call to a server
+# that refuses connections give up in about 5 s and one to a server that stopped answering in
+# at most about 35 s (3 attempts of 10 s, pauses of 0 and 2 s, up to 1 s jitter each); a user
+# can still set each variable to something else.
+HTTP_BOUNDS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+for _name, _value in HTTP_BOUNDS.items():
+    os.environ.setdefault(_name, _value)
+
+
+RECOVERY_SECONDS = 60  # how long a finished training waits for its server to come back
+_down: list[str] = []  # the first failure of a store call in this process, once one failed
+
+
+def mark_down(error: BaseException) -> None:
+    """Remember that the store stopped answering, so later calls do not wait on it again."""
+    if not _down:
+        _down.append(first_line(error))
+
+
+def wait_until_answering(tracking_uri: str) -> bool:
+    """Wait up to RECOVERY_SECONDS for a server that stopped answering; True once it answers."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return False  # a file store that failed does not heal by waiting
+    deadline = time.monotonic() + RECOVERY_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=5):
+                _down.clear()
+                return True
+        except (urllib.error.URLError, OSError, ValueError):
+            time.sleep(2)
+    return False
+
+
+def down_reason() -> str:
+    """The first store failure of this process, or "" while none failed."""
+    return _down[0] if _down else ""
+
+
+def is_down() -> bool:
+    """Whether a store call of this process already failed."""
+    return bool(_down)
 
 
 def resolve_tracking_uri(cli_value: str | None) -> str:
@@ -106,3 +155,28 @@ def check_store(tracking_uri: str, create: bool = True) -> None:
                 f"no MLflow store at {database}; run 'python -m benchmark run' "
                 "first or pass --tracking-uri"
             )
+        _check_sqlite_opens(database)
+
+
+def _check_sqlite_opens(database: Path) -> None:
+    """Refuse a SQLite file that cannot be opened for writing, before MLflow retries for minutes."""
+    if not database.exists():
+        check_writable(database.parent, "tracking store folder")
+        return
+    try:
+        with open(database, "r+b"):
+            pass
+    except OSError as error:
+        reason = error.strerror or first_line(error)
+        raise BenchmarkError(f"tracking store {database} cannot be written ({reason})") from None
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """Make `folder` if needed and write a file in it, or say in one line why that fails."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        reason = error.strerror or first_line(error)
+        raise BenchmarkError(f"{what} {folder} is not writable ({reason})") from None
