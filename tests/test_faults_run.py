@@ -35,6 +35,19 @@ def benchmark(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Complet
     )
 
 
+def in_process(
+    *args: str, cwd: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> subprocess.CompletedProcess:
+    """`benchmark.cli.main(ARGS)` in this process (TensorFlow already loaded), as a result."""
+    from benchmark.cli import main
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["benchmark", *args], code, out, err)
+
+
 def training_runs(uri: str, experiment: str = DEFAULT_EXPERIMENT) -> list:
     """Every training run of the experiment, any status."""
     client = MlflowClient(uri)
@@ -53,24 +66,31 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
     return errors[0]
 
 
-def test_unwritable_output_dir_is_refused_before_training(tmp_path: Path) -> None:
-    result = benchmark("run", "--arch", "mlp", *TINY, "--output-dir", "/proc/nope", cwd=tmp_path)
+def test_unwritable_output_dir_is_refused_before_training(tmp_path, monkeypatch, capsys) -> None:
+    result = in_process(
+        "run", "--arch", "mlp", *TINY, "--output-dir", "/proc/nope",
+        cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys,
+    )  # fmt: skip
     assert "--output-dir /proc/nope is not writable" in one_line_error(result)
     assert training_runs(f"sqlite:///{tmp_path / 'mlflow.db'}") == []
 
 
-def test_read_only_artifact_store_is_refused_before_training(tmp_path: Path) -> None:
+def test_read_only_artifact_store_is_refused_before_training(tmp_path, monkeypatch, capsys) -> None:
     # A file where the artifact folder should be refuses writes even to root, unlike chmod.
     (tmp_path / "mlruns").write_text("not a folder")
-    result = benchmark("run", "--arch", "mlp", *TINY, cwd=tmp_path)
+    result = in_process(
+        "run", "--arch", "mlp", *TINY, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys
+    )
     assert "artifact store" in one_line_error(result)
     assert training_runs(f"sqlite:///{tmp_path / 'mlflow.db'}") == []
 
 
-def test_sqlite_store_that_cannot_be_written_fails_fast(tmp_path: Path) -> None:
+def test_sqlite_store_that_cannot_be_written_fails_fast(tmp_path, monkeypatch, capsys) -> None:
     started = time.monotonic()
-    result = benchmark("run", "--arch", "mlp", *TINY, "--tracking-uri", "sqlite:////proc/x.db",
-                       cwd=tmp_path, timeout=120)  # fmt: skip
+    result = in_process(
+        "run", "--arch", "mlp", *TINY, "--tracking-uri", "sqlite:////proc/x.db",
+        cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys,
+    )  # fmt: skip
     assert "/proc is not writable" in one_line_error(result)
     assert time.monotonic() - started < 60  # MLflow alone retried for 126 s
     assert "retry" not in result.stderr.lower()
