@@ -69,6 +69,7 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
 def test_unwritable_output_dir_is_refused_before_training(tmp_path, monkeypatch, capsys) -> None:
     result = in_process(
         "run", "--arch", "mlp", *TINY, "--output-dir", "/proc/nope",
+        "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
         cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys,
     )  # fmt: skip
     assert "--output-dir /proc/nope is not writable" in one_line_error(result)
@@ -78,9 +79,13 @@ def test_unwritable_output_dir_is_refused_before_training(tmp_path, monkeypatch,
 def test_read_only_artifact_store_is_refused_before_training(tmp_path, monkeypatch, capsys) -> None:
     # A file where the artifact folder should be refuses writes even to root, unlike chmod.
     (tmp_path / "mlruns").write_text("not a folder")
+    # An absolute store URI: in one process MLflow caches stores by URI, and the default
+    # relative one would name an earlier test's store. Its artifacts still go to ./mlruns.
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = in_process(
-        "run", "--arch", "mlp", *TINY, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys
-    )
+        "run", "--arch", "mlp", *TINY, "--tracking-uri", store,
+        cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys,
+    )  # fmt: skip
     assert "artifact store" in one_line_error(result)
     assert training_runs(f"sqlite:///{tmp_path / 'mlflow.db'}") == []
 
