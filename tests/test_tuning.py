@@ -141,26 +141,6 @@ def test_interrupted_study_finishes_only_the_remainder_and_extends(tmp_path) -> 
     assert len(study.trials) == 5  # the interrupted trial stays, failed, and is not counted
 
 
-def test_worker_processes_share_the_default_sqlite_study(tmp_path, migrated_schema) -> None:
-    # A migrated MLflow store in place: creating one at once is the slow test's subject below.
-    shutil.copyfile(migrated_schema, tmp_path / "mlflow.db")
-    args = ["tune", "--arch", "mlp", "--trials", "4", "--workers", "2", *TINY]
-    process = cli(*args, cwd=tmp_path)
-    output = process.communicate(timeout=600)[0]
-    assert process.returncode == 0, output
-    assert "Traceback" not in output and "cudart" not in output
-    assert {line[:3] for line in output.splitlines() if "complete:" in line} == {"w0 ", "w1 "}
-    storage = f"sqlite:///{tmp_path / 'optuna.db'}"  # the default, in the working directory
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    assert_one_run_per_finished_trial(uri, storage, "mnist-mlp", 4)
-    (parent,) = MlflowClient(uri).search_runs(
-        [MlflowClient(uri).get_experiment_by_name("tune").experiment_id],
-        "tags.run_kind = 'tuning'",
-    )
-    for run in trial_runs(MlflowClient(uri), "mnist-mlp"):
-        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
-
-
 @pytest.mark.slow  # fault injection: waits on purpose for kills, heartbeats or races
 def test_processes_starting_on_one_new_store_do_not_break_its_creation(tmp_path) -> None:
     code = "from benchmark import tracking; print(tracking.connect('sqlite:///mlflow.db', 'x'))"
