@@ -13,6 +13,7 @@ import architectures
 from benchmark import tracking
 from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError, first_line
+from benchmark.redaction import redact_url
 from benchmark.results import champion, leaderboard, runs
 from benchmark.results import significance as comparison
 from benchmark.settings import SPLIT_SEED, TARGET_ACCURACY, RunSettings
@@ -174,7 +175,7 @@ def _tuned_params(settings: RunSettings) -> dict[str, tuple[dict[str, Any], dict
             "variant": "tuned",
             "study_name": study,
             "study_trial": str(number),
-            "study_storage": studies.redact(settings.storage),
+            "study_storage": redact_url(settings.storage),
         }
         found[name] = (params, tags)
     return found

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from benchmark.errors import BenchmarkError
+from benchmark.errors import BenchmarkError, first_line
 from benchmark.tracking.artifacts import PROBABILITIES_ARTIFACT
 from benchmark.tracking.runs import RUN_KIND_TRAINING
 
@@ -87,5 +87,6 @@ def load_run_model(run_id: str) -> keras.Model:
         with _no_download_progress():
             return mlflow.keras.load_model(f"runs:/{run_id}/model")
     except (mlflow.exceptions.MlflowException, OSError) as error:
-        first_line = (str(error).strip().splitlines() or [repr(error)])[0]
-        raise BenchmarkError(f"cannot load the model of run {run_id}: {first_line}") from None
+        raise BenchmarkError(
+            f"cannot load the model of run {run_id}: {first_line(error)}"
+        ) from None

@@ -17,6 +17,7 @@ import architectures
 from benchmark import logs, tracking
 from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError
+from benchmark.redaction import redact_url
 from benchmark.settings import SPLIT_SEED, TuneSettings
 from benchmark.training.progress import EpochProgress, duration
 from benchmark.training.runner import fit
@@ -164,7 +165,7 @@ def tune(settings: TuneSettings) -> dict[str, Any]:
     before = studies.counts(study)
     done = before["complete"] + before["pruned"]
     log.info(
-        f"study {settings.name} in {studies.redact(settings.storage)}: {done} of "
+        f"study {settings.name} in {redact_url(settings.storage)}: {done} of "
         f"{settings.trials} trials finished; {settings.workers} worker(s), pruner "
         f"{settings.pruner}, sampler {settings.sampler}"
     )
@@ -173,7 +174,7 @@ def tune(settings: TuneSettings) -> dict[str, Any]:
     with tracking.tuning_run(
         experiment_id,
         settings.name,
-        studies.redact(settings.storage),
+        redact_url(settings.storage),
         arch.name,
         settings.logged_params(),
     ) as parent_run_id:

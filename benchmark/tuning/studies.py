@@ -30,11 +30,6 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
-def redact(url: str) -> str:
-    """The storage URL with any password (userinfo or query) replaced by ***."""
-    return redact_url(url)
-
-
 def _sqlite_file(url: str) -> Path | None:
     """The database file of a sqlite:/// URL with ~ expanded; None for any other URL."""
     if not url.startswith("sqlite:///"):
@@ -81,7 +76,7 @@ def open_storage(
 def _unreachable(url: str, error: Exception) -> BenchmarkError:
     """The one-line error for a storage that could not be opened, password hidden."""
     return BenchmarkError(
-        f"study storage {redact(url)} is unreachable or invalid: "
+        f"study storage {redact_url(url)} is unreachable or invalid: "
         + redact_text(first_line(error), url)
     )
 
@@ -228,7 +223,7 @@ def best_params(storage_url: str, study_name: str, arch: str) -> tuple[dict[str,
         study = optuna.load_study(study_name=study_name, storage=storage)
     except KeyError:
         raise BenchmarkError(
-            f"no study {study_name!r} in {redact(storage_url)}; run "
+            f"no study {study_name!r} in {redact_url(storage_url)}; run "
             f"'python -m benchmark tune --arch {arch}' first or pass --study-name/--storage"
         ) from None
     owner = study.user_attrs.get("arch", arch)
