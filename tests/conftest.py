@@ -138,12 +138,33 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory, migrated_schema: Path):
-    """A real `mlflow server` on loopback with proxied artifacts, shared by the session; its URL.
+def in_process(
+    *args: str,
+    cwd: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> subprocess.CompletedProcess:
+    """`benchmark.cli.main(ARGS)` in this process (TensorFlow already loaded), as a result.
 
-    Started once: it takes 10-30 s to answer on the 2-core machine. Tests that use it give
-    their runs experiments or study names of their own.
+    It spares a test the 10-20 s a new Python process takes to import TensorFlow. Pass `capfd`
+    as `capsys` to also capture what child processes (tune workers) print.
+    """
+    from benchmark.cli import main
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["benchmark", *args], code, out, err)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server_process(tmp_path_factory: pytest.TempPathFactory, migrated_schema: Path):
+    """Start a real `mlflow server` on loopback with proxied artifacts; yield (process, URL).
+
+    It takes 10-30 s to answer on the 2-core machine, so a module that needs it names this
+    fixture for all its tests (it only starts the process) and the server comes up while the
+    module's first tests run; `mlflow_server` waits for it.
     """
     folder = tmp_path_factory.mktemp("mlflow-server")
     # The server finds its tables made and at the newest revision, so it skips the migrations.
@@ -159,17 +180,24 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory, migrated_schema: Pat
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    uri = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(uri + "/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("mlflow server did not start within 120 s")
-        yield uri
+        yield server, f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(mlflow_server_process: tuple[subprocess.Popen, str]) -> str:
+    """The URL of the session's `mlflow server`, once it answers; tests that use it give their
+    runs experiments or study names of their own."""
+    server, uri = mlflow_server_process
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(uri + "/health", timeout=1)
+            return uri
+        except OSError:
+            if server.poll() is not None:
+                pytest.fail(f"mlflow server exited with code {server.returncode}")
+            time.sleep(0.5)
+    pytest.fail("mlflow server did not start within 120 s")

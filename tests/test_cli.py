@@ -27,6 +27,10 @@ from benchmark.settings import (
     RunSettings,
     TuneSettings,
 )
+from tests.conftest import in_process
+
+# The HTTP server test is near the end: its server starts with the first test of the module.
+pytestmark = pytest.mark.usefixtures("mlflow_server_process")
 
 SMOKE = ["--subset", "300", "--epochs", "1", "--experiment", "smoke"]
 ARTIFACTS = {
@@ -368,11 +372,16 @@ def test_killed_process_run_is_closed_on_next_start(store: str) -> None:
     assert MlflowClient().get_run(run.info.run_id).info.status == "KILLED"
 
 
-def test_run_against_an_http_tracking_server(mlflow_server, tmp_path) -> None:
-    """A real `mlflow server` on loopback: runs, metrics and proxied artifacts land there."""
-    result = run_cli(
-        "run", "--arch", "mlp", *SMOKE, "--tracking-uri", mlflow_server, cwd=tmp_path, timeout=300
-    )
+def test_run_against_an_http_tracking_server(mlflow_server, tmp_path, monkeypatch, capsys) -> None:
+    """A real `mlflow server` on loopback: runs, metrics and proxied artifacts land there.
+
+    The command runs in this process: the server, not a new process's TensorFlow import, is
+    what this test is about.
+    """
+    result = in_process(
+        "run", "--arch", "mlp", *SMOKE, "--tracking-uri", mlflow_server,
+        cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     client = MlflowClient(mlflow_server)
     (run,) = training_runs(client)

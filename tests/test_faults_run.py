@@ -16,7 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from benchmark.settings import DEFAULT_EXPERIMENT, REGISTERED_MODEL
-from tests.conftest import free_port
+from tests.conftest import free_port, in_process
 
 EXIT_USER_ERROR = 2
 TINY = ["--subset", "300", "--epochs", "1"]
@@ -33,19 +33,6 @@ def benchmark(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Complet
         text=True,
         timeout=timeout,
     )
-
-
-def in_process(
-    *args: str, cwd: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> subprocess.CompletedProcess:
-    """`benchmark.cli.main(ARGS)` in this process (TensorFlow already loaded), as a result."""
-    from benchmark.cli import main
-
-    monkeypatch.chdir(cwd)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(["benchmark", *args], code, out, err)
 
 
 def training_runs(uri: str, experiment: str = DEFAULT_EXPERIMENT) -> list:

@@ -73,6 +73,23 @@ def test_a_resumed_study_starts_a_new_streak(store, monkeypatch, capsys) -> None
     assert [t.state for t in trials(store)][-1] == TrialState.COMPLETE
 
 
+def test_a_failure_outside_training_also_stops_the_study(store, monkeypatch, capsys) -> None:
+    """A trial whose MLflow run cannot start fails before training: it still has a reason and
+    counts toward the streak (once, such trials had none and the study looped for ever)."""
+    from benchmark import tracking
+
+    def no_run(*args, **kwargs):
+        raise RuntimeError("Run with id=0123abcd not found")
+
+    monkeypatch.setattr(tracking, "trial_run", no_run)
+    assert tune(store, "--trials", "2", "--max-failures", "3", "--timeout", "60") == 2
+    err = capsys.readouterr().err
+    assert "3 trials in a row failed with RuntimeError: Run with id=0123abcd not found" in err
+    found = trials(store)
+    assert [t.state for t in found] == [TrialState.FAIL] * 3
+    assert all(t.user_attrs["fail_reason"].startswith("RuntimeError: Run") for t in found)
+
+
 def test_bookkeeping_failures_are_not_a_streak() -> None:
     """A surplus trial (another worker got there first) or a dead worker's is no error."""
     study = optuna.create_study()

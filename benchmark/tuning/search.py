@@ -16,7 +16,7 @@ from optuna_integration import KerasPruningCallback
 import architectures
 from benchmark import logs, tracking
 from benchmark.data.splits import Splits, load_splits
-from benchmark.errors import BenchmarkError
+from benchmark.errors import BenchmarkError, first_line
 from benchmark.redaction import redact_url
 from benchmark.settings import SPLIT_SEED, TuneSettings
 from benchmark.training.progress import EpochProgress, duration
@@ -55,6 +55,19 @@ class Objective:
         self.arch = architectures.get(settings.arch)
 
     def __call__(self, trial: optuna.Trial) -> float:
+        try:
+            return self._tracked(trial)
+        except Exception as error:
+            # A failure outside training (the tracking store, the trial's bookkeeping) must
+            # carry its reason too, or no streak would ever stop a study that repeats it.
+            if not isinstance(error, optuna.TrialPruned) and "fail_reason" not in trial.user_attrs:
+                reason = f"{type(error).__name__}: {first_line(error)}"
+                trial.set_user_attr("fail_reason", reason)
+                log.warning(f"[{self.settings.name} trial {trial.number}] failed: {reason}")
+            raise
+
+    def _tracked(self, trial: optuna.Trial) -> float:
+        """Train the trial inside its nested MLflow run."""
         studies.refuse_surplus(trial, self.settings.trials)
         label = f"[{self.settings.name} trial {trial.number}]"
         record = _ValidationRecord()
