@@ -344,3 +344,45 @@ def test_a_killed_worker_s_trial_is_retried(postgres, mlflow_server, tmp_path) -
     assert_one_run_per_finished_trial(mlflow_server, postgres, "killed", 3)
     retried = [t for t in study.trials if "retry_history" in t.system_attrs]
     assert retried, "the dead worker's trial was queued again"
+
+
+def test_a_planted_password_reaches_neither_the_output_nor_the_stores(
+    postgres, store, tmp_path, capfd
+) -> None:
+    """Issue 12: a password in any URL form never leaves the process.
+
+    The cluster trusts loopback, so it accepts and ignores the planted passwords and the
+    studies really run; then every byte of the MLflow store (database and artifacts) and of
+    the output is searched for them.
+    """
+    server = postgres.removeprefix("postgresql://postgres@")
+    storages = {
+        "userinfo": f"postgresql://postgres:plantedpwA@{server}",
+        "query": f"postgresql://postgres@{server}?password=plantedpwB",
+        "unescaped-at": f"postgresql://postgres:pl@ntedpwC@{server}",
+    }
+    codes = {}
+    for name, storage in storages.items():
+        args = ["tune", "--arch", "mlp", "--trials", "1", "--storage", storage]
+        args += ["--study-name", f"planted-{name}", "--tracking-uri", store, *TINY[:2]]
+        codes[name] = main([*args, "--epochs", "1", "--experiment", "tune"])
+    output = "".join(capfd.readouterr())
+    assert codes["userinfo"] == codes["query"] == 0, output
+    assert codes["unescaped-at"] in (0, EXIT_USER_ERROR), output  # ran, or one line
+    assert "Traceback" not in output
+    secrets = ("plantedpwA", "plantedpwB", "pl@ntedpwC", "ntedpwC")
+    assert not [secret for secret in secrets if secret in output], output
+    found = [
+        (str(path.relative_to(tmp_path)), secret)
+        for path in tmp_path.rglob("*")
+        if path.is_file()
+        for secret in secrets
+        if secret.encode() in path.read_bytes()
+    ]
+    assert found == [], "a planted password was written to the MLflow store"
+    client = MlflowClient(store)
+    parents = client.search_runs(
+        [client.get_experiment_by_name("tune").experiment_id], "tags.run_kind = 'tuning'"
+    )
+    assert len(parents) >= 2, "the studies ran and were logged"
+    assert all("***" in run.data.tags["storage"] for run in parents), "masked, not dropped"
