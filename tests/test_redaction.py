@@ -67,3 +67,22 @@ def test_tune_never_prints_a_storage_password(
     assert "unreachable" in err
     assert "cretpw2" not in out + err
     assert "secretpw2" not in out + err
+
+
+def test_any_error_line_masks_a_password_given_in_the_arguments(monkeypatch, capsys) -> None:
+    """The command line masks what a lower layer forgot to: the error line never holds it."""
+    import importlib
+
+    cli_main = importlib.import_module("benchmark.cli.main")  # the module, not main()
+    from benchmark.errors import BenchmarkError
+
+    url = "http://alice:Sw0rdfish9@127.0.0.1:9"
+
+    def fail(args):
+        raise BenchmarkError(f"tracking store {url} failed (password Sw0rdfish9 refused)")
+
+    monkeypatch.setattr(cli_main, "_dispatch", fail)
+    assert cli_main.main(["leaderboard", "--tracking-uri", url]) == 2
+    err = capsys.readouterr().err
+    assert "Sw0rdfish9" not in err
+    assert err.startswith("error: tracking store http://alice:***@127.0.0.1:9 failed"), err

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from benchmark import logs, runtime
+from benchmark import logs, redaction, runtime
 from benchmark.cli.arguments import COMMANDS, EXIT_USER_ERROR, build_parser
 from benchmark.errors import BenchmarkError
 
@@ -21,7 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except BenchmarkError as error:
-        print(f"error: {error}", file=sys.stderr)
+        # Whatever layer wrote the message, a password given in any argument stays masked.
+        words = sys.argv[1:] if argv is None else argv
+        print(f"error: {redaction.redact_text(str(error), *words)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(

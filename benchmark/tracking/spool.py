@@ -23,6 +23,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from benchmark.errors import BenchmarkError, first_line
+from benchmark.redaction import redact_url
 from benchmark.tracking import store
 from benchmark.tracking.artifacts import log_written, write_result
 from benchmark.training.result import TrainingResult
@@ -54,11 +55,20 @@ def log_result(result: TrainingResult, run: TrainingRun, logged_epochs: int) -> 
         )
         try:
             _log_with_one_retry(folder, logged_epochs, result.model)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM while logging or waiting for the store
+            kept = _keep(folder)
+            log.warning(
+                f"interrupted while logging the finished training {run.run_name}: its results "
+                f"are kept in {kept} and the next 'python -m benchmark run' in this folder "
+                "logs them"
+            )
+            raise
         except Exception as error:  # noqa: BLE001 - whatever failed, the results must survive
             store.mark_down(error)
             kept = _keep(folder)
+            uri = redact_url(mlflow.get_tracking_uri())
             raise BenchmarkError(
-                f"logging the finished training {run.run_name} to {mlflow.get_tracking_uri()} "
+                f"logging the finished training {run.run_name} to {uri} "
                 f"failed ({first_line(error)}); its results are kept in {kept} and the next "
                 "'python -m benchmark run' in this folder logs them"
             ) from None
@@ -72,7 +82,13 @@ def _log_with_one_retry(folder: Path, logged_epochs: int, model: Any) -> None:
             return
         except Exception as error:  # noqa: BLE001 - a store that went away may come back
             store.mark_down(error)
-    if not store.wait_until_answering(mlflow.get_tracking_uri()):
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith(("http://", "https://")):  # a server may come back; a file store does not
+        log.warning(
+            f"tracking server not answering ({store.down_reason()}); waiting up to "
+            f"{store.RECOVERY_SECONDS} s for it before keeping the results locally"
+        )
+    if not store.wait_until_answering(uri):
         raise BenchmarkError(f"the store stopped answering: {store.down_reason()}")
     log_written(folder, logged_epochs, model)
 
