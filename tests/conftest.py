@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -201,3 +202,29 @@ def mlflow_server(mlflow_server_process: tuple[subprocess.Popen, str]) -> str:
                 pytest.fail(f"mlflow server exited with code {server.returncode}")
             time.sleep(0.5)
     pytest.fail("mlflow server did not start within 120 s")
+
+
+@pytest.fixture
+def fault_report(request: pytest.FixtureRequest) -> Iterator[dict]:
+    """Figures a fault-injection test measured, for the table benchmarks/faults.py prints.
+
+    The test fills the dict (scenario, lost, duplicates, running, seconds, bound); with
+    BENCHMARK_FAULT_REPORT set to a file, one JSON line per test is appended to it, with
+    whether the test passed.
+    """
+    figures: dict = {}
+    yield figures
+    path = os.environ.get("BENCHMARK_FAULT_REPORT")
+    if path and figures:
+        report = getattr(request.node, "rep_call", None)
+        figures["passed"] = bool(report and report.passed)
+        with open(path, "a") as out:
+            out.write(json.dumps({"test": request.node.nodeid, **figures}) + "\n")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Keep each phase's report on the test item, so fixtures can see whether the test passed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import optuna
@@ -30,13 +31,15 @@ def trials(store: str) -> list[optuna.trial.FrozenTrial]:
 
 
 def test_a_trial_error_that_repeats_stops_the_study_with_one_line(
-    store, monkeypatch, capsys
+    store, monkeypatch, capsys, fault_report
 ) -> None:
     def broken(self, trial, label, record):  # the same error every time, its number varies
         raise RuntimeError(f"broken input pipeline at step {trial.number * 7}")
 
     monkeypatch.setattr(Objective, "_train", broken)
+    started = time.monotonic()
     code = tune(store, "--trials", "2", "--max-failures", "3", "--timeout", "60")
+    took = time.monotonic() - started
     assert code == EXIT_USER_ERROR
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
@@ -50,6 +53,11 @@ def test_a_trial_error_that_repeats_stops_the_study_with_one_line(
     assert sorted(run.info.status for run in runs) == ["FAILED"] * 3
     parents = client.search_runs([experiment.experiment_id], "tags.run_kind != 'trial'")
     assert [run.info.status for run in parents] == ["FINISHED"], "the study's run is closed"
+    fault_report.update(
+        scenario="a trial error that repeats (tune --max-failures 3)", trainings=0, lost=0,
+        duplicates=0, running=sum(run.info.status == "RUNNING" for run in runs), seconds=took,
+        bound=None, note="stopped after 3 failed trials with one line, exit 2",
+    )  # fmt: skip
 
 
 def test_different_errors_do_not_stop_the_study(store, monkeypatch) -> None:
