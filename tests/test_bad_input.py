@@ -18,6 +18,7 @@ import pytest
 import architectures
 from benchmark import logs
 from benchmark.cli import EXIT_USER_ERROR, main
+from benchmark.training import hardware
 
 BAD_INPUT = [
     # (command line, fragment of the one-line message)
@@ -53,6 +54,8 @@ BAD_INPUT = [
     ("run --arch basic mlp --study-name s", "--study-name names one study"),
     ("run --all --frobnicate", "unrecognized arguments: --frobnicate"),
     ("run --all --experiment", "--experiment: expected one argument"),
+    ("run --all --precision fp16", "--precision: invalid choice: 'fp16'"),
+    ("run --all --precision", "--precision: expected one argument"),
     # tune
     ("tune", "the following arguments are required: --arch"),
     ("tune --arch nosuch", "unknown architecture 'nosuch'"),
@@ -72,6 +75,7 @@ BAD_INPUT = [
     ("tune --arch basic --max-failures 0", "--max-failures: must be a positive whole number"),
     ("tune --arch basic --max-failures x", "--max-failures: expected a whole number"),
     ("tune --arch basic --all", "unrecognized arguments: --all"),
+    ("tune --arch basic --precision half", "--precision: invalid choice: 'half'"),
     # leaderboard
     ("leaderboard --format json", "--format: invalid choice: 'json'"),
     ("leaderboard --ensemble-k 0", "--ensemble-k: must be a positive whole number"),
@@ -95,7 +99,15 @@ BAD_INPUT = [
     ("predict {empty}", "not an image Pillow can read"),
     ("predict --model", "--model: expected one argument"),
     ("predict a.png --subset 3", "unrecognized arguments: --subset 3"),
+    ("predict a.png --precision float32", "unrecognized arguments: --precision float32"),
 ]
+# On hardware without native bfloat16 (tests/test_precision.py pretends to be such a CPU
+# anywhere), asking for it is refused, naming what auto would pick.
+if not hardware.cpu_info()[1] & {"avx512_bf16", "amx_bf16"} and not hardware.gpu_driver_present():
+    BAD_INPUT += [
+        ("run --all --precision bfloat16", "no native bfloat16 (CPU flag avx512_bf16"),
+        ("tune --arch basic --precision bfloat16", "--precision auto would pick float32"),
+    ]
 
 
 def command_line(text: str, folder: Path) -> list[str]:

@@ -27,6 +27,7 @@ from benchmark.settings.fields import (
     non_negative,
     option,
     positive,
+    precision_field,
     storage_field,
     study_name_field,
     subset_size,
@@ -128,6 +129,7 @@ class RunSettings(Settings):
             option("--output-dir", type=Path, help="where leaderboard.csv and leaderboard.md go")
         ),
     )
+    precision: str = precision_field()
     ensemble_k: int | None = ensemble_k_field(logged=True)
     experiment: str = experiment_field()
     tracking_uri: str | None = tracking_uri_field()
@@ -234,6 +236,7 @@ class TuneSettings(Settings):
             logged=True,
         ),
     )  # fmt: skip
+    precision: str = precision_field()
     heartbeat_seconds: int = field(
         default=HEARTBEAT_SECONDS,
         metadata=cli(

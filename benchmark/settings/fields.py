@@ -13,6 +13,7 @@ from benchmark.settings.defaults import (
     DEFAULT_STORAGE,
     DEFAULT_TRACKING_URI,
     ENSEMBLE_K,
+    PRECISIONS,
     SUBSET_MAX,
     SUBSET_MIN,
 )
@@ -103,6 +104,23 @@ def tracking_uri_field() -> Any:
                 help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
                 f"{DEFAULT_TRACKING_URI} in the working directory)",
             )
+        ),
+    )
+
+
+def precision_field() -> Any:
+    """The --precision option's field: auto, float32 or bfloat16 (resolved before training)."""
+    return field(
+        default="auto",
+        metadata=cli(
+            option(
+                "--precision",
+                choices=PRECISIONS,
+                help="arithmetic of the hidden layers: bfloat16 (Keras mixed_bfloat16, the "
+                "output layer and loss stay float32) or float32; auto picks bfloat16 where the "
+                "hardware has it natively (CPU avx512_bf16 or AMX, GPU compute capability 8.0+)",
+            ),
+            logged=True,
         ),
     )
 

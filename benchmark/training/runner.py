@@ -15,7 +15,7 @@ from architectures.registry import Architecture
 from benchmark.data.splits import Splits, to_model_input
 from benchmark.errors import BenchmarkError
 from benchmark.settings import TARGET_ACCURACY
-from benchmark.training import costs
+from benchmark.training import costs, precision
 from benchmark.training.result import TrainingResult
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -60,9 +60,16 @@ def make_optimizer(name: str, learning_rate: float | Any) -> keras.optimizers.Op
     raise BenchmarkError(f"unknown optimizer {name!r}; choose from adam, adamw, rmsprop, sgd")
 
 
-def build_model(arch: Architecture, params: dict[str, Any], splits: Splits) -> keras.Model:
-    """Build and compile the architecture for sparse integer labels."""
-    model = arch.build(params, splits.input_shape, splits.num_classes)
+def build_model(
+    arch: Architecture, params: dict[str, Any], splits: Splits, dtype: str = "float32"
+) -> keras.Model:
+    """Build and compile the architecture for sparse integer labels in `dtype` arithmetic.
+
+    `dtype` is a resolved precision (float32 or bfloat16); the layers take the Keras policy
+    when they are made, so only the build runs under it.
+    """
+    with precision.policy(dtype):
+        model = arch.build(params, splits.input_shape, splits.num_classes)
     model.compile(
         optimizer=make_optimizer(
             params["optimizer"], learning_rate_for(params, len(splits.x_train))
@@ -121,10 +128,11 @@ def fit(
     seed: int = 0,
     early_stopping: bool = True,
     callbacks: list[keras.callbacks.Callback] | None = None,
+    dtype: str = "float32",
 ) -> FitOutcome:
     """Train on the training split with validation after every epoch; never reads test data."""
     keras.utils.set_random_seed(seed)
-    model = build_model(arch, params, splits)
+    model = build_model(arch, params, splits, dtype)
     x_train, x_val = to_model_input(splits.x_train), to_model_input(splits.x_val)
     clock = _EpochClock()
     all_callbacks: list[keras.callbacks.Callback] = [clock, keras.callbacks.TerminateOnNaN()]
@@ -172,9 +180,10 @@ def train_and_evaluate(
     early_stopping: bool = True,
     callbacks: list[keras.callbacks.Callback] | None = None,
     target_accuracy: float = TARGET_ACCURACY,
+    dtype: str = "float32",
 ) -> TrainingResult:
     """Train on the training split, select on validation, evaluate once on test, time it."""
-    outcome = fit(arch, params, splits, seed, early_stopping, callbacks)
+    outcome = fit(arch, params, splits, seed, early_stopping, callbacks, dtype)
     model, history = outcome.model, outcome.history
     x_test = to_model_input(splits.x_test)
     evaluation = evaluate(model, x_test, splits.y_test)
