@@ -113,6 +113,8 @@ def _run_one(
         "split_seed": SPLIT_SEED,
         "params_source": settings.params,  # a tuned run is its own row, even at the defaults
     }
+    if settings.target_accuracy is not None:  # absent otherwise: older runs keep their hash
+        extra["target_accuracy"] = settings.target_accuracy
     config = tracking.config_hash(name, params, seed, splits, **hashed_extra(extra, dtype))
     log.debug(f"{label} configuration {config}: {params}")
     if wait:
@@ -128,8 +130,9 @@ def _run_one(
     if claims:
         log.info(f"{label} deferred: {tracking.describe(claims[0])} trains the same configuration")
         return None
+    until = f", until val_accuracy {settings.target_accuracy}" if settings.target_accuracy else ""
     log.info(
-        f"{label} training up to {params['epochs']} epochs, batch {params['batch_size']}, "
+        f"{label} training up to {params['epochs']} epochs{until}, batch {params['batch_size']}, "
         f"early stopping {'on' if settings.uses_early_stopping else 'off'}, {dtype}"
     )
     logged = {**extra, "precision": dtype}
@@ -150,15 +153,23 @@ def _run_one(
                     seed=seed,
                     early_stopping=settings.uses_early_stopping,
                     callbacks=[epochs, EpochProgress(label, params["epochs"])],
-                    target_accuracy=TARGET_ACCURACY,
+                    target_accuracy=settings.target_accuracy or TARGET_ACCURACY,
                     dtype=dtype,
+                    stop_at_target=settings.target_accuracy is not None,
                 )
                 tracking.log_result(result, run, epochs.logged_epochs)
     if rival is not None:
         return None
+    reached = ""
+    if settings.target_accuracy is not None:
+        reached = (
+            f"; reached val_accuracy {result.target_accuracy} at epoch {result.epochs_to_target}"
+            if result.epochs_to_target
+            else f"; never reached val_accuracy {result.target_accuracy}"
+        )
     log.info(
         f"{label} test accuracy {result.test_metrics['test_accuracy']:.4f} after "
-        f"{result.epochs_run} epochs in {duration(result.train_seconds)}"
+        f"{result.epochs_run} epochs in {duration(result.train_seconds)}{reached}"
     )
     return run.run_id
 

@@ -175,3 +175,42 @@ def test_unknown_optimizer_or_schedule_is_a_user_error() -> None:
         make_optimizer("lbfgs", 0.1)
     with pytest.raises(BenchmarkError, match="unknown lr_schedule 'step'"):
         learning_rate_for({"lr_schedule": "step", "learning_rate": 0.1}, 300)
+
+
+def test_training_to_a_target_stops_at_the_first_epoch_that_reaches_it(
+    tiny_splits: Splits,
+) -> None:
+    params = {**MLP.defaults, "epochs": 4}
+    reached = train_and_evaluate(
+        MLP, params, tiny_splits, early_stopping=False, target_accuracy=0.3, stop_at_target=True
+    )
+    first = next(i for i, a in enumerate(reached.history["val_accuracy"], 1) if a >= 0.3)
+    assert reached.epochs_run == first == reached.epochs_to_target < 4
+    metrics = reached.metrics()
+    assert metrics["reached_target"] == 1.0 and metrics["epochs_to_target"] == first
+    assert metrics["time_to_target_seconds"] == reached.epoch_end_seconds[first - 1]
+    images_seen = first * len(tiny_splits.x_train)
+    assert metrics["train_flops_to_target"] == 3 * reached.flops_per_image * images_seen
+    # The test evaluation is of the model as it stood when validation reached the target.
+    assert metrics["test_accuracy_at_target"] == metrics["test_accuracy"]
+
+    never = train_and_evaluate(
+        MLP, {**params, "epochs": 2}, tiny_splits, early_stopping=False,
+        target_accuracy=1.0, stop_at_target=True,
+    )  # fmt: skip
+    assert never.epochs_run == 2 and never.epochs_to_target is None
+    metrics = never.metrics()
+    assert metrics["reached_target"] == 0.0
+    assert not {"time_to_target_seconds", "epochs_to_target", "train_flops_to_target"} & set(
+        metrics
+    )
+    assert "test_accuracy_at_target" not in metrics
+
+
+def test_without_stop_at_target_a_reached_target_does_not_end_training(
+    result: TrainingResult,
+) -> None:
+    assert result.metrics()["reached_target"] == 0.0  # 2 epochs on 300 images stay below 99%
+    early = dataclasses.replace(result, target_accuracy=0.0)
+    assert early.epochs_run == 2 and early.epochs_to_target == 1
+    assert "test_accuracy_at_target" not in early.metrics(), "the model trained on past it"

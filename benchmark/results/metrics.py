@@ -92,6 +92,11 @@ METRICS: tuple[Metric, ...] = (
     Metric("throughput_images_per_second", "median", "{:,.0f}", "img/s"),
     Metric("macs_per_image"),
     Metric("target_accuracy"),
+    # Training to a target: 0/1 per run; the others only where the run reached it.
+    Metric("reached_target"),
+    Metric("epochs_to_target", "mean", "{:.1f}"),
+    Metric("train_flops_to_target", "mean", "{:,.0f}"),
+    Metric("test_accuracy_at_target", "mean", section="accuracy"),
 )
 
 # The per-run table's metric columns, in METRICS order, each once.

@@ -20,8 +20,10 @@ from benchmark.settings.defaults import (
 )
 from benchmark.settings.fields import (
     Settings,
+    accuracy_target,
     check_architectures,
     cli,
+    decimal_number,
     ensemble_k_field,
     experiment_field,
     non_negative,
@@ -105,6 +107,17 @@ class RunSettings(Settings):
             logged=True,
         ),
     )  # fmt: skip
+    target_accuracy: float | None = field(  # None: train the epoch budget, no target
+        default=None,
+        metadata=cli(
+            option("--target-accuracy", rule=accuracy_target, parse=decimal_number,
+                   metavar="A",
+                   help="train each run until its validation accuracy first reaches A (0 < A "
+                   "<= 1, checked after every epoch, at most its epochs; early stopping off) "
+                   "and log the time, epochs and training FLOPs it took"),
+            logged=True,
+        ),
+    )  # fmt: skip
     params: str = field(  # "best": each architecture's best trial in its Optuna study
         default="default",
         metadata=cli(
@@ -145,11 +158,18 @@ class RunSettings(Settings):
             raise BenchmarkError(f"seeds must be distinct and at least one, got {self.seeds}")
         if min(self.seeds) < 0:
             raise BenchmarkError(f"seeds must be 0 or more, got {min(self.seeds)}")
+        if self.target_accuracy is not None and self.early_stopping:
+            raise BenchmarkError(
+                "--target-accuracy stops each run at the target, not on val_loss; "
+                "drop --early-stopping"
+            )
         check_architectures(self.archs)
 
     @property
     def uses_early_stopping(self) -> bool:
-        """Early stopping unless asked otherwise or a fixed --epochs reproduces a protocol."""
+        """Early stopping unless turned off, fixed by --epochs, or replaced by a target."""
+        if self.target_accuracy is not None:
+            return False
         return self.early_stopping if self.early_stopping is not None else self.epochs is None
 
     def overrides(self) -> dict[str, Any]:

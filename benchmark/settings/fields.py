@@ -18,7 +18,7 @@ from benchmark.settings.defaults import (
     SUBSET_MIN,
 )
 
-Rule = Callable[[int], int]  # returns the value or raises ValueError with the message
+Rule = Callable[[Any], Any]  # returns the value or raises ValueError with the message
 
 # ---- the value rules, one each: argparse and validate() both apply them --------------------
 
@@ -29,6 +29,21 @@ def whole_number(text: str) -> int:
         return int(text)
     except ValueError:
         raise ValueError(f"expected a whole number, got {text!r}") from None
+
+
+def decimal_number(text: str) -> float:
+    """Text as a float, or ValueError with the message the command line prints."""
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"expected a number, got {text!r}") from None
+
+
+def accuracy_target(value: float) -> float:
+    """The value if it is an accuracy a run can reach: above 0 and at most 1 (NaN is not)."""
+    if not 0 < value <= 1:
+        raise ValueError(f"must be above 0 and at most 1 (a fraction, 0.99 for 99%), got {value}")
+    return value
 
 
 def positive(value: int) -> int:
@@ -63,6 +78,7 @@ class Option:
     help: str | None = None
     rule: Rule | None = None  # positive or non_negative: the option is a checked whole number
     group: str | None = None  # options sharing a group exclude each other
+    parse: Callable[[str], Any] = whole_number  # how a ruled option's text becomes a number
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -71,10 +87,11 @@ def option(
     help: str | None = None,  # noqa: A002 (argparse's own name for it)
     rule: Rule | None = None,
     group: str | None = None,
+    parse: Callable[[str], Any] = whole_number,
     **kwargs: Any,
 ) -> Option:
-    """An Option; `rule` makes it a whole number checked by that rule."""
-    return Option(flags, help, rule, group, kwargs)
+    """An Option; `rule` makes it a number (`parse`d, a whole number by default) it checks."""
+    return Option(flags, help, rule, group, parse, kwargs)
 
 
 def cli(*options: Option, read: Any = None, logged: bool = False) -> dict[str, Any]:
