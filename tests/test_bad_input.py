@@ -89,6 +89,7 @@ BAD_INPUT = [
     ("leaderboard --ensemble-k 0", "--ensemble-k: must be a positive whole number"),
     ("leaderboard --ensemble-k -2", "--ensemble-k: must be a positive whole number, got -2"),
     ("leaderboard --bogus", "unrecognized arguments: --bogus"),
+    ("leaderboard --rank-by speed", "--rank-by: invalid choice: 'speed'"),
     ("leaderboard --seed 1", "unrecognized arguments: --seed 1"),
     ("leaderboard --tracking-uri sqlite:///{tmp}/missing.db", "no MLflow store at"),
     ("leaderboard --tracking-uri sqlite:////no/such/dir/m.db", "does not exist"),

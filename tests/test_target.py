@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
@@ -61,6 +63,22 @@ def test_the_leaderboard_counts_a_run_that_never_reached_the_target(target_store
     assert board.loc[0, "architecture"] == "mlp"
     assert board.loc[0, "seeds"] == 1
     assert pd.isna(board.loc[0, "time_to_target_seconds_mean"])
+
+
+def test_leaderboard_ranks_by_time_to_target_and_names_the_machine(target_store, capsys) -> None:
+    from benchmark.training.hardware import fingerprint
+
+    _, uri, _ = target_store
+    args = ["leaderboard", "--experiment", "target", "--tracking-uri", uri]
+    assert main([*args, "--rank-by", "time_to_target"]) == 0
+    out, err = capsys.readouterr()
+    assert "sorted by time to target" in out and "reached" in out
+    assert f"timings from: {fingerprint('float32')['machine']}" in out
+    assert "warning" not in err
+    assert main([*args, "--rank-by", "time_to_target", "--format", "csv"]) == 0
+    board = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert board.loc[0, "machine"] == fingerprint("float32")["machine"]
+    assert board.loc[0, "reached"] in ("0/1", "1/1", "0/2", "1/2", "2/2")
 
 
 def test_a_run_without_a_target_keeps_its_params_and_hash(target_store) -> None:

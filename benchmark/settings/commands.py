@@ -12,6 +12,7 @@ from benchmark.settings.defaults import (
     HEARTBEAT_SECONDS,
     MAX_FAILURES,
     PRUNERS,
+    RANKINGS,
     SAMPLERS,
     SUBSET_MAX,
     SUBSET_MIN,
@@ -285,6 +286,15 @@ class BoardSettings(Settings):
     format: str = field(
         default="table", metadata=cli(option("--format", choices=("table", "csv", "markdown")))
     )
+    rank_by: str = field(
+        default="test_accuracy",
+        metadata=cli(
+            option("--rank-by", choices=RANKINGS,
+                   help="order of the rows: mean test accuracy, or time to the target "
+                   "validation accuracy (MLPerf's rule from 5 seeds: fastest and slowest "
+                   "dropped, the rest averaged, over the seeds that reached it)"),
+        ),
+    )  # fmt: skip
     ensemble_k: int | None = ensemble_k_field()
     experiment: str = experiment_field()
     tracking_uri: str | None = tracking_uri_field()

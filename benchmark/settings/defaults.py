@@ -26,3 +26,4 @@ SAMPLERS = ("tpe", "random")
 # auto: bfloat16 where the hardware computes it natively (Keras mixed_bfloat16), else float32.
 PRECISIONS = ("auto", "float32", "bfloat16")
 PRUNERS = ("median", "hyperband", "none")
+RANKINGS = ("test_accuracy", "time_to_target")  # what leaderboard --rank-by sorts rows by
