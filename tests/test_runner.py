@@ -214,3 +214,29 @@ def test_without_stop_at_target_a_reached_target_does_not_end_training(
     early = dataclasses.replace(result, target_accuracy=0.0)
     assert early.epochs_run == 2 and early.epochs_to_target == 1
     assert "test_accuracy_at_target" not in early.metrics(), "the model trained on past it"
+
+
+def test_one_cycle_warms_up_to_the_peak_over_a_fifth_then_decays_to_zero() -> None:
+    params = {"lr_schedule": "one_cycle", "learning_rate": 0.01, "epochs": 2, "batch_size": 256}
+    schedule = learning_rate_for(params, train_size=54_000)
+    steps = 2 * math.ceil(54_000 / 256)  # 422
+    warmup = round(0.2 * steps)  # 84
+    assert float(schedule(0)) == pytest.approx(0.0004)  # 4% of the peak
+    assert float(schedule(warmup // 2)) == pytest.approx(0.0052, rel=0.02)  # linear, halfway
+    assert float(schedule(warmup)) == pytest.approx(0.01)
+    assert max(float(schedule(step)) for step in range(0, steps, 7)) <= 0.01 + 1e-9
+    assert float(schedule(steps - 1)) < 1e-6
+    assert float(schedule(steps)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_adam_betas_come_from_the_params_with_adams_defaults_otherwise(tiny_splits) -> None:
+    from benchmark.training.runner import build_model
+
+    speedrun = architectures.get("speedrun")
+    tuned = build_model(speedrun, speedrun.defaults, tiny_splits).optimizer
+    assert (tuned.beta_1, tuned.beta_2) == (0.7, 0.9)
+    plain = build_model(MLP, MLP.defaults, tiny_splits).optimizer
+    assert "beta_1" not in MLP.defaults
+    assert (plain.beta_1, plain.beta_2) == (0.9, 0.999)
+    schedule = speedrun.defaults["lr_schedule"]
+    assert schedule == "one_cycle" and speedrun.defaults["learning_rate"] == 0.01

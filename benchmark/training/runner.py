@@ -48,23 +48,44 @@ class _StopAtTarget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+ONE_CYCLE_WARMUP = 0.2  # fraction of all steps spent warming up to the peak
+ONE_CYCLE_START = 0.04  # the warm-up starts at this fraction of the peak
+
+
 def learning_rate_for(params: dict[str, Any], train_size: int) -> float | Any:
-    """A constant rate, or a cosine decay to 1% of it over the planned epochs."""
+    """A constant rate, a cosine decay to 1% of it, or one cycle, over the planned epochs.
+
+    One cycle (`one_cycle`): a linear warm-up over the first 20% of the steps from 4% of
+    `learning_rate` to all of it, then a cosine decay to zero at the last step.
+    """
     schedule = params.get("lr_schedule", "constant")
     if schedule == "constant":
         return params["learning_rate"]
+    if schedule not in ("cosine", "one_cycle"):
+        raise BenchmarkError(
+            f"unknown lr_schedule {schedule!r}; choose constant, cosine or one_cycle"
+        )
+    steps = params["epochs"] * math.ceil(train_size / params["batch_size"])
     if schedule == "cosine":
-        steps = params["epochs"] * math.ceil(train_size / params["batch_size"])
         return keras.optimizers.schedules.CosineDecay(params["learning_rate"], steps, alpha=0.01)
-    raise BenchmarkError(f"unknown lr_schedule {schedule!r}; choose constant or cosine")
+    warmup = max(1, round(ONE_CYCLE_WARMUP * steps))
+    return keras.optimizers.schedules.CosineDecay(
+        ONE_CYCLE_START * params["learning_rate"],
+        decay_steps=max(1, steps - warmup),
+        alpha=0.0,
+        warmup_target=params["learning_rate"],
+        warmup_steps=warmup,
+    )
 
 
-def make_optimizer(name: str, learning_rate: float | Any) -> keras.optimizers.Optimizer:
-    """A Keras optimizer by name; SGD uses Nesterov momentum 0.9."""
+def make_optimizer(
+    name: str, learning_rate: float | Any, beta_1: float = 0.9, beta_2: float = 0.999
+) -> keras.optimizers.Optimizer:
+    """A Keras optimizer by name; Adam(W) with these betas, SGD with Nesterov momentum 0.9."""
     if name == "adam":
-        return keras.optimizers.Adam(learning_rate)
+        return keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2)
     if name == "adamw":
-        return keras.optimizers.AdamW(learning_rate)
+        return keras.optimizers.AdamW(learning_rate, beta_1=beta_1, beta_2=beta_2)
     if name == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate)
     if name == "sgd":
@@ -84,7 +105,11 @@ def build_model(
         model = arch.build(params, splits.input_shape, splits.num_classes)
     model.compile(
         optimizer=make_optimizer(
-            params["optimizer"], learning_rate_for(params, len(splits.x_train))
+            params["optimizer"],
+            learning_rate_for(params, len(splits.x_train)),
+            # Adam's own defaults unless the architecture sets its betas (speedrun does).
+            beta_1=params.get("beta_1", 0.9),
+            beta_2=params.get("beta_2", 0.999),
         ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
