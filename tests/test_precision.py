@@ -38,6 +38,8 @@ def test_bfloat16_without_native_support_is_refused_naming_what_auto_picks(cpu) 
     cpu(AVX2_ONLY)
     with pytest.raises(BenchmarkError, match="no native bfloat16.*auto would pick float32"):
         precision.resolve("bfloat16")
+    with pytest.raises(BenchmarkError, match="unknown precision 'float16'"):
+        precision.resolve("float16")
 
 
 @pytest.mark.parametrize("command", [["run", "--arch", "basic"], ["tune", "--arch", "basic"]])

@@ -21,7 +21,7 @@ COLUMNS = [
     "machine",  # the machine(s) the row's timings come from (the runs' `machine` tag)
     "run_ids",
 ]
-RANKINGS = {  # --rank-by: sort keys and their order, the row's name of what it is sorted by
+RANKINGS = {  # --rank-by: the board columns rows are sorted by, and whether each ascends
     "test_accuracy": (["test_accuracy_mean", "best_val_accuracy_mean"], [False, False]),
     "time_to_target": (["time_to_target_seconds_mean", "test_accuracy_mean"], [True, False]),
 }

@@ -23,20 +23,20 @@ def resolve(asked: str) -> str:
     quietly replaced, since emulated bfloat16 is slower than float32 and the run would say
     bfloat16 about a machine that does not have it.
     """
+    if asked not in ("auto", *KERAS_POLICIES):
+        raise BenchmarkError(f"unknown precision {asked!r}; choose auto, float32 or bfloat16")
     if asked == "float32":
         return "float32"
     native = hardware.native_bfloat16()
     if asked == "auto":
         return "bfloat16" if native else "float32"
-    if asked == "bfloat16" and not native:
+    if not native:
         raise BenchmarkError(
             "--precision bfloat16: this machine has no native bfloat16 (CPU flag avx512_bf16 "
             "or amx_bf16, or a GPU of compute capability 8.0 or more); --precision auto would "
             "pick float32"
         )
-    if asked not in KERAS_POLICIES:
-        raise BenchmarkError(f"unknown precision {asked!r}; choose auto, float32 or bfloat16")
-    return asked
+    return "bfloat16"
 
 
 @contextlib.contextmanager
