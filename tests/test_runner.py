@@ -14,14 +14,8 @@ import architectures
 from benchmark.data.splits import Splits, to_model_input
 from benchmark.errors import BenchmarkError
 from benchmark.training import costs
-from benchmark.training.runner import (
-    HISTORY_KEYS,
-    TrainingResult,
-    fit,
-    learning_rate_for,
-    make_optimizer,
-    train_and_evaluate,
-)
+from benchmark.training.optimizers import learning_rate_for, make_optimizer
+from benchmark.training.runner import HISTORY_KEYS, TrainingResult, fit, train_and_evaluate
 
 MLP = architectures.get("mlp")  # the quickest architecture to train on a CPU
 TWO_EPOCHS = {**MLP.defaults, "epochs": 2}
