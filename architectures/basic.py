@@ -7,7 +7,7 @@ from typing import Any
 import keras
 from keras import layers
 
-from architectures.common import training_space
+from architectures.common import classifier, training_space
 from architectures.registry import register
 
 DEFAULTS: dict[str, Any] = {
@@ -48,7 +48,7 @@ def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int
             layers.Conv2D(params["filters_3"], 3, activation="relu"),
             layers.Flatten(),
             layers.Dense(params["dense_units"], activation="relu"),
-            layers.Dense(num_classes, activation="softmax"),
+            classifier(num_classes),
         ],
         name="basic",
     )

@@ -1,4 +1,4 @@
-"""Pieces the architecture modules share: the training part of every search space, BN blocks."""
+"""Pieces the architecture modules share: search-space knobs, BN blocks, the float32 classifier."""
 
 from __future__ import annotations
 
@@ -39,5 +39,15 @@ def bn_head(units: int, dropout: float, num_classes: int) -> list[keras.layers.L
         layers.BatchNormalization(),
         layers.Activation("relu"),
         layers.Dropout(dropout),
-        layers.Dense(num_classes, activation="softmax"),
+        classifier(num_classes),
     ]
+
+
+def classifier(num_classes: int) -> keras.layers.Layer:
+    """The softmax output layer, computed in float32 whatever the mixed-precision policy.
+
+    Under `mixed_bfloat16` the other layers compute in bfloat16; probabilities and the loss
+    stay in float32, where bfloat16's 8-bit mantissa would round small probabilities away.
+    Under float32 this is the plain Dense softmax layer.
+    """
+    return layers.Dense(num_classes, activation="softmax", dtype="float32")

@@ -7,7 +7,7 @@ from typing import Any
 import keras
 from keras import layers
 
-from architectures.common import training_space
+from architectures.common import classifier, training_space
 from architectures.registry import register
 
 DEFAULTS: dict[str, Any] = {
@@ -62,5 +62,5 @@ def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int
             x = _residual_block(x, filters, stride)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(params["dropout"])(x)
-    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    outputs = classifier(num_classes)(x)
     return keras.Model(inputs, outputs, name="resnet")

@@ -7,7 +7,7 @@ from typing import Any
 import keras
 from keras import layers
 
-from architectures.common import training_space
+from architectures.common import classifier, training_space
 from architectures.registry import register
 
 DEFAULTS: dict[str, Any] = {
@@ -60,7 +60,7 @@ def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int
             *_separable_bn(params["filters_3"]),
             layers.GlobalAveragePooling2D(),
             layers.Dropout(params["dropout"]),
-            layers.Dense(num_classes, activation="softmax"),
+            classifier(num_classes),
         ],
         name="separable",
     )

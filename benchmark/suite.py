@@ -17,6 +17,7 @@ from benchmark.redaction import redact_url
 from benchmark.results import champion, leaderboard, runs
 from benchmark.results import significance as comparison
 from benchmark.settings import SPLIT_SEED, TARGET_ACCURACY, RunSettings
+from benchmark.training import precision
 from benchmark.training.progress import EpochProgress, duration
 from benchmark.training.runner import train_and_evaluate
 
@@ -36,6 +37,7 @@ def run_suite(settings: RunSettings) -> pd.DataFrame:
 
 def _run_suite(settings: RunSettings) -> pd.DataFrame:
     """run_suite without turning store failures into one line."""
+    dtype = precision.resolve(settings.precision)  # float32 or bfloat16 on this machine
     tuned = _tuned_params(settings)
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
     tracking.check_writable(settings.output_dir, "--output-dir")
@@ -60,13 +62,13 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
         for index, (seed, name) in enumerate(jobs, start=1):
             seed_label = f" seed {seed}" if len(settings.seeds) > 1 else ""
             job = (name, seed, f"[{name}{seed_label} {index}/{len(jobs)}]")
-            run_id = _run_one(*job, settings, splits, experiment_id, tuned.get(name))
+            run_id = _run_one(*job, settings, splits, experiment_id, dtype, tuned.get(name))
             members.append(run_id) if run_id else deferred.append(job)
         for job in deferred:
             run_id = None
             while run_id is None:  # the other process may die: then this one trains it
                 run_id = _run_one(
-                    *job, settings, splits, experiment_id, tuned.get(job[0]), wait=True
+                    *job, settings, splits, experiment_id, dtype, tuned.get(job[0]), wait=True
                 )
             members.append(run_id)
         per_run = runs.read_runs(experiment_id, members)
@@ -93,6 +95,7 @@ def _run_one(
     settings: RunSettings,
     splits: Splits,
     experiment_id: str,
+    dtype: str,
     tuned: tuple[dict[str, Any], dict[str, str]] | None = None,
     wait: bool = False,
 ) -> str | None:
@@ -110,7 +113,9 @@ def _run_one(
         "split_seed": SPLIT_SEED,
         "params_source": settings.params,  # a tuned run is its own row, even at the defaults
     }
-    config = tracking.config_hash(name, params, seed, splits, **extra)
+    if settings.target_accuracy is not None:  # absent otherwise: older runs keep their hash
+        extra["target_accuracy"] = settings.target_accuracy
+    config = tracking.config_hash(name, params, seed, splits, **hashed_extra(extra, dtype))
     log.debug(f"{label} configuration {config}: {params}")
     if wait:
         tracking.wait_while_claimed(experiment_id, config, label)
@@ -125,12 +130,14 @@ def _run_one(
     if claims:
         log.info(f"{label} deferred: {tracking.describe(claims[0])} trains the same configuration")
         return None
+    until = f", until val_accuracy {settings.target_accuracy}" if settings.target_accuracy else ""
     log.info(
-        f"{label} training up to {params['epochs']} epochs, batch {params['batch_size']}, "
-        f"early stopping {'on' if settings.uses_early_stopping else 'off'}"
+        f"{label} training up to {params['epochs']} epochs{until}, batch {params['batch_size']}, "
+        f"early stopping {'on' if settings.uses_early_stopping else 'off'}, {dtype}"
     )
+    logged = {**extra, "precision": dtype}
     with tracking.start_training_run(
-        experiment_id, name, params, seed, splits, config, extra, tags, tags["variant"]
+        experiment_id, name, params, seed, splits, config, logged, tags, tags["variant"]
     ) as run:
         rival = tracking.earlier_claim(experiment_id, config, run.run_id)
         if rival is not None:  # started at the same moment as another process's run: give way
@@ -146,16 +153,34 @@ def _run_one(
                     seed=seed,
                     early_stopping=settings.uses_early_stopping,
                     callbacks=[epochs, EpochProgress(label, params["epochs"])],
-                    target_accuracy=TARGET_ACCURACY,
+                    target_accuracy=settings.target_accuracy or TARGET_ACCURACY,
+                    dtype=dtype,
+                    stop_at_target=settings.target_accuracy is not None,
                 )
                 tracking.log_result(result, run, epochs.logged_epochs)
     if rival is not None:
         return None
+    reached = ""
+    if settings.target_accuracy is not None:
+        reached = (
+            f"; reached val_accuracy {result.target_accuracy} at epoch {result.epochs_to_target}"
+            if result.epochs_to_target
+            else f"; never reached val_accuracy {result.target_accuracy}"
+        )
     log.info(
         f"{label} test accuracy {result.test_metrics['test_accuracy']:.4f} after "
-        f"{result.epochs_run} epochs in {duration(result.train_seconds)}"
+        f"{result.epochs_run} epochs in {duration(result.train_seconds)}{reached}"
     )
     return run.run_id
+
+
+def hashed_extra(extra: dict[str, Any], dtype: str) -> dict[str, Any]:
+    """The run settings that enter the configuration hash besides params, seed and data.
+
+    The precision enters only when it is bfloat16, so float32 runs keep the hashes they had
+    before --precision existed and their finished runs are still found and skipped.
+    """
+    return {**extra, "precision": dtype} if dtype != "float32" else dict(extra)
 
 
 def _tuned_params(settings: RunSettings) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:

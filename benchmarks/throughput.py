@@ -45,7 +45,7 @@ def child(arch_name: str, setting: str, epochs: int, train_size: int = TRAIN_SIZ
 
     import architectures
     from benchmark.data.mnist import load_mnist
-    from benchmark.training.runner import make_optimizer
+    from benchmark.training.optimizers import make_optimizer
 
     if setting == "bfloat16":
         keras.mixed_precision.set_global_policy("mixed_bfloat16")

@@ -82,3 +82,26 @@ def test_basic_is_the_notebook_model() -> None:
     assert {
         k: arch.defaults[k] for k in ("epochs", "batch_size", "optimizer", "learning_rate")
     } == {"epochs": 20, "batch_size": 128, "optimizer": "adam", "learning_rate": 1e-3}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_under_bfloat16_the_hidden_layers_compute_in_bfloat16_and_the_output_in_float32(
+    name: str, tiny_splits
+) -> None:
+    """Builds and trains a step on any CPU: without native bfloat16 it is emulated, slowly."""
+    import keras
+
+    arch = architectures.get(name)
+    model = build_model(arch, arch.defaults, tiny_splits, "bfloat16")
+    assert keras.config.dtype_policy().name == "float32", "the global policy is restored"
+    computes = {layer.dtype_policy.compute_dtype for layer in model.layers}
+    assert "bfloat16" in computes
+    last = model.layers[-1]
+    assert last.dtype_policy.name == "float32" and last.activation.__name__ == "softmax"
+    x = to_model_input(tiny_splits.x_train[:16])
+    loss = model.train_on_batch(x, tiny_splits.y_train[:16])
+    assert np.isfinite(np.ravel(loss)[0])
+    assert all(weight.dtype == "float32" for weight in model.weights), "float32 master weights"
+    probabilities = model.predict(x, verbose=0)
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-4)

@@ -18,6 +18,7 @@ import pytest
 import architectures
 from benchmark import logs
 from benchmark.cli import EXIT_USER_ERROR, main
+from benchmark.training import hardware
 
 BAD_INPUT = [
     # (command line, fragment of the one-line message)
@@ -53,6 +54,16 @@ BAD_INPUT = [
     ("run --arch basic mlp --study-name s", "--study-name names one study"),
     ("run --all --frobnicate", "unrecognized arguments: --frobnicate"),
     ("run --all --experiment", "--experiment: expected one argument"),
+    ("run --all --precision fp16", "--precision: invalid choice: 'fp16'"),
+    ("run --all --target-accuracy 0", "--target-accuracy: must be above 0 and at most 1"),
+    ("run --all --target-accuracy 1.01", "at most 1 (a fraction, 0.99 for 99%), got 1.01"),
+    ("run --all --target-accuracy 99", "--target-accuracy: must be above 0 and at most 1"),
+    ("run --all --target-accuracy -0.5", "--target-accuracy: must be above 0"),
+    ("run --all --target-accuracy nan", "--target-accuracy: must be above 0 and at most 1"),
+    ("run --all --target-accuracy high", "--target-accuracy: expected a number, got 'high'"),
+    ("run --all --target-accuracy 0.99 --early-stopping", "drop --early-stopping"),
+    ("tune --arch basic --target-accuracy 0.99", "unrecognized arguments: --target-accuracy"),
+    ("run --all --precision", "--precision: expected one argument"),
     # tune
     ("tune", "the following arguments are required: --arch"),
     ("tune --arch nosuch", "unknown architecture 'nosuch'"),
@@ -72,11 +83,13 @@ BAD_INPUT = [
     ("tune --arch basic --max-failures 0", "--max-failures: must be a positive whole number"),
     ("tune --arch basic --max-failures x", "--max-failures: expected a whole number"),
     ("tune --arch basic --all", "unrecognized arguments: --all"),
+    ("tune --arch basic --precision half", "--precision: invalid choice: 'half'"),
     # leaderboard
     ("leaderboard --format json", "--format: invalid choice: 'json'"),
     ("leaderboard --ensemble-k 0", "--ensemble-k: must be a positive whole number"),
     ("leaderboard --ensemble-k -2", "--ensemble-k: must be a positive whole number, got -2"),
     ("leaderboard --bogus", "unrecognized arguments: --bogus"),
+    ("leaderboard --rank-by speed", "--rank-by: invalid choice: 'speed'"),
     ("leaderboard --seed 1", "unrecognized arguments: --seed 1"),
     ("leaderboard --tracking-uri sqlite:///{tmp}/missing.db", "no MLflow store at"),
     ("leaderboard --tracking-uri sqlite:////no/such/dir/m.db", "does not exist"),
@@ -95,7 +108,15 @@ BAD_INPUT = [
     ("predict {empty}", "not an image Pillow can read"),
     ("predict --model", "--model: expected one argument"),
     ("predict a.png --subset 3", "unrecognized arguments: --subset 3"),
+    ("predict a.png --precision float32", "unrecognized arguments: --precision float32"),
 ]
+# On hardware without native bfloat16 (tests/test_precision.py pretends to be such a CPU
+# anywhere), asking for it is refused, naming what auto would pick.
+if not hardware.cpu_info()[1] & {"avx512_bf16", "amx_bf16"} and not hardware.gpu_driver_present():
+    BAD_INPUT += [
+        ("run --all --precision bfloat16", "no native bfloat16 (CPU flag avx512_bf16"),
+        ("tune --arch basic --precision bfloat16", "--precision auto would pick float32"),
+    ]
 
 
 def command_line(text: str, folder: Path) -> list[str]:
@@ -133,6 +154,7 @@ CHECKED_BEFORE_LOADING = [
     "run --arch nosuch",
     "run --all --subset 99999",
     "run --all --seed -1",
+    "run --all --target-accuracy 2",
     "tune --arch nope",
     "tune --arch basic --seed -1",
     "tune --arch basic --subset 54001",

@@ -96,3 +96,46 @@ def test_ensemble_takes_the_best_validation_runs(per_run: pd.DataFrame) -> None:
     # the label; image 19 both get wrong: 19 of 20 right.
     assert row["test_accuracy_mean"] == 0.95
     assert row["params"] == 200 and row["flops_per_image"] == 2000
+
+
+def timed(arch: str, seconds: list[float], machine: str = "CPU X (2 cores)") -> list[dict]:
+    """Runs of `arch`, one per entry; NaN seconds: that seed never reached the target."""
+    rows = [run(arch, seed, 18, 0.9) for seed in range(len(seconds))]
+    for row, value in zip(rows, seconds, strict=True):
+        row["time_to_target_seconds"] = value
+        row["machine"] = machine
+        CORRECT.setdefault(row["run_id"], 18)
+    return rows
+
+
+def test_rank_by_time_to_target_uses_mlperf_over_the_seeds_that_reached_it() -> None:
+    # fast: 5 of 6 seeds reached; the MLPerf mean drops 1 and 40 -> (5+6+7)/3 = 6.
+    # steady: 3 seeds, plain mean 8. never: no seed reached, so it comes last.
+    per_run = pd.DataFrame(
+        timed("fast", [1.0, 5.0, 6.0, 7.0, 40.0, np.nan])
+        + timed("steady", [8.0, 7.0, 9.0])
+        + timed("never", [np.nan, np.nan])
+    )
+    board = leaderboard.build(per_run, load, rank_by="time_to_target")
+    assert list(board["architecture"]) == ["fast", "steady", "never"]
+    assert list(board["rank"]) == [1, 2, 3]
+    assert list(board["time_to_target_seconds_mean"][:2]) == [pytest.approx(6.0), 8.0]
+    assert np.isnan(board["time_to_target_seconds_mean"].iloc[2])
+    assert list(board["reached"]) == ["5/6", "3/3", "0/2"]
+    assert list(board["seeds_reaching_target"]) == [5, 3, 0]
+    # The default ranking is by test accuracy: all tie at 0.9 here, so by name.
+    assert list(leaderboard.build(per_run, load)["architecture"]) == ["fast", "never", "steady"]
+
+
+def test_the_board_names_its_machines_and_warns_when_they_differ() -> None:
+    one = leaderboard.build(pd.DataFrame(timed("a1", [1.0]) + timed("b1", [2.0])), load)
+    assert list(one["machine"]) == ["CPU X (2 cores)"] * 2
+    assert leaderboard.machine_note(one) == ("timings from: CPU X (2 cores)", None)
+    mixed = pd.DataFrame(timed("a1", [1.0]) + timed("b1", [2.0], machine="CPU Y (8 cores)"))
+    note, warning = leaderboard.machine_note(leaderboard.build(mixed, load))
+    assert note == "timings from: CPU X (2 cores); CPU Y (8 cores)"
+    assert warning is not None and "2 different machines" in warning
+    both = timed("a1", [1.0, 2.0])
+    both[1]["machine"] = "CPU Y (8 cores)"
+    row = leaderboard.build(pd.DataFrame(both), load).iloc[0]
+    assert row["machine"] == "CPU X (2 cores) + CPU Y (8 cores)"

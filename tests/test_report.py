@@ -371,3 +371,26 @@ def test_page_escapes_names_and_notes() -> None:
     assert "no run &lt;b&gt;logged&lt;/b&gt; params" in text
     assert parse(text).sections == ["leaderboard", "pareto"]
     assert "<code>0123456789ab</code>" in text  # the commit, shortened to twelve characters
+
+
+def test_pareto_figure_puts_accuracy_against_training_flops_next_to_seconds() -> None:
+    from benchmark.report import data as report_data
+    from benchmark.report.pareto import pareto_figure
+
+    per_run = _per_run_table(
+        arch=["basic", "mlp"],
+        train_seconds=[10.0, 4.0],
+        params=[121_994.0, 100_000.0],
+        train_flops_per_epoch=[1.0e12, np.nan],  # mlp logged without FLOPs
+        epochs_run=[3.0, 2.0],
+    )
+    summary = report_data.summary(per_run)
+    assert summary.set_index("label")["train_flops"]["basic"] == 3.0e12
+    assert np.isnan(summary.set_index("label")["train_flops"]["mlp"])
+    figure = pareto_figure(summary)
+    seconds, flops = figure.axes[1], figure.axes[2]
+    assert seconds.get_title() == "Accuracy against training time"
+    assert flops.get_title() == "Accuracy against training FLOPs"
+    assert "training FLOPs" in flops.get_xlabel()
+    assert [text.get_text() for text in flops.texts] == ["basic"], "mlp has no FLOPs to show"
+    assert sorted(text.get_text() for text in seconds.texts) == ["basic", "mlp"]

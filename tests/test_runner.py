@@ -14,14 +14,8 @@ import architectures
 from benchmark.data.splits import Splits, to_model_input
 from benchmark.errors import BenchmarkError
 from benchmark.training import costs
-from benchmark.training.runner import (
-    HISTORY_KEYS,
-    TrainingResult,
-    fit,
-    learning_rate_for,
-    make_optimizer,
-    train_and_evaluate,
-)
+from benchmark.training.optimizers import learning_rate_for, make_optimizer
+from benchmark.training.runner import HISTORY_KEYS, TrainingResult, fit, train_and_evaluate
 
 MLP = architectures.get("mlp")  # the quickest architecture to train on a CPU
 TWO_EPOCHS = {**MLP.defaults, "epochs": 2}
@@ -175,3 +169,68 @@ def test_unknown_optimizer_or_schedule_is_a_user_error() -> None:
         make_optimizer("lbfgs", 0.1)
     with pytest.raises(BenchmarkError, match="unknown lr_schedule 'step'"):
         learning_rate_for({"lr_schedule": "step", "learning_rate": 0.1}, 300)
+
+
+def test_training_to_a_target_stops_at_the_first_epoch_that_reaches_it(
+    tiny_splits: Splits,
+) -> None:
+    params = {**MLP.defaults, "epochs": 4}
+    reached = train_and_evaluate(
+        MLP, params, tiny_splits, early_stopping=False, target_accuracy=0.3, stop_at_target=True
+    )
+    first = next(i for i, a in enumerate(reached.history["val_accuracy"], 1) if a >= 0.3)
+    assert reached.epochs_run == first == reached.epochs_to_target < 4
+    metrics = reached.metrics()
+    assert metrics["reached_target"] == 1.0 and metrics["epochs_to_target"] == first
+    assert metrics["time_to_target_seconds"] == reached.epoch_end_seconds[first - 1]
+    images_seen = first * len(tiny_splits.x_train)
+    assert metrics["train_flops_to_target"] == 3 * reached.flops_per_image * images_seen
+    # The test evaluation is of the model as it stood when validation reached the target.
+    assert metrics["test_accuracy_at_target"] == metrics["test_accuracy"]
+
+    never = train_and_evaluate(
+        MLP, {**params, "epochs": 2}, tiny_splits, early_stopping=False,
+        target_accuracy=1.0, stop_at_target=True,
+    )  # fmt: skip
+    assert never.epochs_run == 2 and never.epochs_to_target is None
+    metrics = never.metrics()
+    assert metrics["reached_target"] == 0.0
+    assert not {"time_to_target_seconds", "epochs_to_target", "train_flops_to_target"} & set(
+        metrics
+    )
+    assert "test_accuracy_at_target" not in metrics
+
+
+def test_without_stop_at_target_a_reached_target_does_not_end_training(
+    result: TrainingResult,
+) -> None:
+    assert result.metrics()["reached_target"] == 0.0  # 2 epochs on 300 images stay below 99%
+    early = dataclasses.replace(result, target_accuracy=0.0)
+    assert early.epochs_run == 2 and early.epochs_to_target == 1
+    assert "test_accuracy_at_target" not in early.metrics(), "the model trained on past it"
+
+
+def test_one_cycle_warms_up_to_the_peak_over_a_fifth_then_decays_to_zero() -> None:
+    params = {"lr_schedule": "one_cycle", "learning_rate": 0.01, "epochs": 2, "batch_size": 256}
+    schedule = learning_rate_for(params, train_size=54_000)
+    steps = 2 * math.ceil(54_000 / 256)  # 422
+    warmup = round(0.2 * steps)  # 84
+    assert float(schedule(0)) == pytest.approx(0.0004)  # 4% of the peak
+    assert float(schedule(warmup // 2)) == pytest.approx(0.0052, rel=0.02)  # linear, halfway
+    assert float(schedule(warmup)) == pytest.approx(0.01)
+    assert max(float(schedule(step)) for step in range(0, steps, 7)) <= 0.01 + 1e-9
+    assert float(schedule(steps - 1)) < 1e-6
+    assert float(schedule(steps)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_adam_betas_come_from_the_params_with_adams_defaults_otherwise(tiny_splits) -> None:
+    from benchmark.training.runner import build_model
+
+    speedrun = architectures.get("speedrun")
+    tuned = build_model(speedrun, speedrun.defaults, tiny_splits).optimizer
+    assert (tuned.beta_1, tuned.beta_2) == (0.7, 0.9)
+    plain = build_model(MLP, MLP.defaults, tiny_splits).optimizer
+    assert "beta_1" not in MLP.defaults
+    assert (plain.beta_1, plain.beta_2) == (0.9, 0.999)
+    schedule = speedrun.defaults["lr_schedule"]
+    assert schedule == "one_cycle" and speedrun.defaults["learning_rate"] == 0.01

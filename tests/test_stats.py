@@ -76,3 +76,13 @@ def test_holm_caps_at_one_and_passes_nan_through() -> None:
     np.testing.assert_allclose(adjusted[[0, 2, 3]], [0.8, 0.03, 0.8])  # m = 3 finite values
     assert stats.holm([]).size == 0
     np.testing.assert_allclose(stats.holm([0.7, 0.6]), [1.0, 1.0])
+
+
+def test_mlperf_mean_drops_the_fastest_and_slowest_from_five_seeds_on() -> None:
+    assert stats.mlperf_mean([10.0, 1.0, 4.0, 5.0, 6.0]) == pytest.approx(5.0)  # (4+5+6)/3
+    assert stats.mlperf_mean([1.0, 2.0, 3.0, 4.0, 5.0, 100.0]) == pytest.approx(3.5)
+    assert stats.mlperf_mean([1.0, 2.0, 9.0, 4.0]) == pytest.approx(4.0), "plain mean below 5"
+    assert stats.mlperf_mean([7.0]) == 7.0
+    assert math.isnan(stats.mlperf_mean([]))
+    # Seeds that never reached the target are NaN: left out, so 4 timings give a plain mean.
+    assert stats.mlperf_mean([1.0, float("nan"), 2.0, 3.0, 10.0]) == pytest.approx(4.0)

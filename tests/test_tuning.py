@@ -62,7 +62,7 @@ def study3(tmp_path_factory: pytest.TempPathFactory):
     os.chdir(folder)
     try:
         args = ["tune", "--arch", "dropout", "--trials", "3", "--storage", storage]
-        code = main([*args, "--tracking-uri", uri, *TINY])
+        code = main([*args, "--tracking-uri", uri, "--precision", "float32", *TINY])
     finally:
         os.chdir(previous)
     return folder, storage, uri, code
@@ -78,6 +78,7 @@ def test_study_reaches_the_trial_count_with_nested_runs(study3) -> None:
     experiment = client.get_experiment_by_name("tune")
     (parent,) = client.search_runs([experiment.experiment_id], "tags.run_kind = 'tuning'")
     assert parent.data.tags["study_name"] == "mnist-dropout"
+    assert parent.data.params["precision"] == "float32"
     assert parent.data.tags["storage"].startswith("sqlite:///")
     assert parent.data.metrics["best_val_accuracy"] == max(t.value for t in trials)
     artifacts = {item.path for item in client.list_artifacts(parent.info.run_id)}
@@ -89,6 +90,7 @@ def test_study_reaches_the_trial_count_with_nested_runs(study3) -> None:
         assert child.data.tags["trial_state"] == "complete"
         assert child.info.status == "FINISHED"
         assert "learning_rate" in child.data.params
+        assert child.data.params["precision"] == "float32"  # as resolved, with the trial
         history = client.get_metric_history(child.info.run_id, "val_accuracy")
         assert [m.step for m in history] == [1, 2]
 

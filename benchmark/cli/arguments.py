@@ -13,7 +13,7 @@ from benchmark.settings import (
     RunSettings,
     TuneSettings,
 )
-from benchmark.settings.fields import Option, whole_number
+from benchmark.settings.fields import Option
 
 EXIT_USER_ERROR = 2  # a bad command line; cli exits with it for every other user error too
 
@@ -35,12 +35,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"error: {message} (see '{self.prog} --help')\n")
 
 
-def _checked(rule: Any) -> Any:
-    """An argparse type: a whole number that passes `rule`, or argparse's one-line error."""
+def _checked(rule: Any, parse: Any) -> Any:
+    """An argparse type: a number (`parse`d) that passes `rule`, or argparse's one-line error."""
 
-    def convert(text: str) -> int:
+    def convert(text: str) -> Any:
         try:
-            return rule(whole_number(text))
+            return rule(parse(text))
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -54,7 +54,7 @@ def _add_option(
     """Add one option of a settings field; its dest is the field unless several options share it."""
     kwargs = {key: value for key, value in opt.kwargs.items() if key != "required"}
     if opt.rule is not None:
-        kwargs["type"] = _checked(opt.rule)
+        kwargs["type"] = _checked(opt.rule, opt.parse)
     if opt.help is not None:
         kwargs["help"] = opt.help
     positional = not opt.flags[0].startswith("-")

@@ -44,6 +44,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _predict(settings)
     if args.command == "report" and settings.output is not None:
         runtime.check_writable(settings.output, "report folder (--output)")
+    if getattr(settings, "precision", None) == "bfloat16":
+        from benchmark.training import hardware, precision
+
+        if hardware.gpu_driver_present():  # the GPU check asks TensorFlow: load it quietly
+            runtime.import_tensorflow_quietly()
+        precision.resolve("bfloat16")  # refused here, on the CPU flags, where no GPU can exist
     runtime.import_tensorflow_quietly()
     # Wide lines in logs and pipes, where rich would otherwise wrap at 80 columns.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else logs.WIDTH_WHEN_PIPED)
@@ -62,10 +68,13 @@ def _leaderboard(settings: Any, console: Any) -> int:
 
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
     experiment_id = tracking.connect(uri, settings.experiment, create=False)
-    board = leaderboard.from_experiment(experiment_id, ensemble_k=settings.ensemble_k)
+    board = leaderboard.from_experiment(
+        experiment_id, ensemble_k=settings.ensemble_k, rank_by=settings.rank_by
+    )
     if board.empty:
         raise BenchmarkError(f"no finished runs in experiment {settings.experiment!r} yet")
-    rendered = leaderboard.render(board, settings.format)
+    _warn_of_machines(board)
+    rendered = leaderboard.render(board, settings.format, settings.rank_by)
     console.print(rendered) if settings.format == "table" else print(rendered, end="")
     return 0
 
@@ -95,8 +104,18 @@ def _run(settings: Any, console: Any) -> int:
     from benchmark.suite import run_suite
 
     board = run_suite(settings)
+    _warn_of_machines(board)
     console.print(leaderboard.render(board, "table"))
     return 0
+
+
+def _warn_of_machines(board: Any) -> None:
+    """One line on stderr when the board's timings come from more than one machine."""
+    from benchmark.results import leaderboard
+
+    _, warning = leaderboard.machine_note(board)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _predict(settings: Any) -> int:

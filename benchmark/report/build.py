@@ -89,7 +89,7 @@ def _pareto(runs: pd.DataFrame) -> Section:
         "pareto",
         figure=Figure(
             figures.to_png(pareto_figure(summary)),
-            "test accuracy against parameters and training time",
+            "test accuracy against parameters, training time and training FLOPs",
             "A point is on the Pareto front (red outline, red steps) when no other architecture "
             "is both cheaper and more accurate.",
         ),

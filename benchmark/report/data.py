@@ -31,9 +31,13 @@ def summary(per_run: pd.DataFrame) -> pd.DataFrame:
     order = {name: position for position, name in enumerate(per_run["label"].unique())}
     board = board.sort_values("label", key=lambda labels: labels.map(order), kind="stable")
     columns = ["label", "seeds", "test_accuracy_mean", "test_accuracy_std", "params"]
-    return board[[*columns, "train_seconds_mean"]].rename(
+    summary = board[[*columns, "train_seconds_mean"]].rename(
         columns={"train_seconds_mean": "train_seconds"}
     )
+    # A run's training FLOPs: each epoch's (3 x forward x training images) times its epochs.
+    flops = per_run["train_flops_per_epoch"] * per_run["epochs_run"]
+    summary["train_flops"] = summary["label"].map(flops.groupby(per_run["label"]).mean())
+    return summary
 
 
 def best_per_label(per_run: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""The report's Pareto view: accuracy against size and training time, the fronts marked."""
+"""The report's Pareto view: accuracy against size, training time and FLOPs, fronts marked."""
 
 from __future__ import annotations
 
@@ -27,54 +27,77 @@ def pareto_front(cost: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
     return front
 
 
+# The figure's panels: cost column of report.data.summary, x-axis label, title.
+PANELS = (
+    ("params", "trainable parameters", "Accuracy against size"),
+    ("train_seconds", "training seconds, mean over seeds", "Accuracy against training time"),
+    (
+        "train_flops",
+        "training FLOPs (3 x forward x images seen), mean over seeds",
+        "Accuracy against training FLOPs",
+    ),
+)
+
+
 def pareto_figure(summary: pd.DataFrame) -> Figure:
-    """Mean test accuracy (±std) against params and against train_seconds, fronts marked."""
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    """Mean test accuracy (±std) against params, train_seconds and train_flops, fronts marked.
+
+    A panel shows the rows that have its cost; rows logged without FLOPs are left out of that
+    one only.
+    """
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(19, 5.5))
     colors = dict(zip(summary["label"], colors_for(len(summary)), strict=True))
-    accuracy = summary["test_accuracy_mean"].to_numpy(dtype=float)
-    for ax, column, xlabel in (
-        (axes[0], "params", "trainable parameters"),
-        (axes[1], "train_seconds", "training seconds, mean over seeds"),
-    ):
-        cost = summary[column].to_numpy(dtype=float)
-        front = pareto_front(cost, accuracy)
-        order = np.argsort(cost[front])
-        ax.step(
-            cost[front][order],
-            accuracy[front][order],
-            where="post",
-            color="crimson",
-            linewidth=1.5,
-            alpha=0.7,
-            label="Pareto front",
-            zorder=1,
-        )
-        for row, on_front in zip(summary.itertuples(), front, strict=True):
-            x, y = getattr(row, column), row.test_accuracy_mean
-            error = 0.0 if math.isnan(row.test_accuracy_std) else row.test_accuracy_std
-            ax.errorbar(
-                x,
-                y,
-                yerr=error,
-                fmt="o",
-                markersize=8,
-                color=colors[row.label],
-                markeredgecolor="crimson" if on_front else "white",
-                markeredgewidth=2,
-                capsize=3,
-                zorder=2,
-            )
-        ax.set_xlabel(xlabel + (" (log scale)" if _cost_axis(ax, cost) else ""))
-        ax.set_ylabel("test accuracy, mean over seeds (bar = ±1 std)")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(loc="lower right", fontsize=9)
-        ax.margins(x=0.15, y=0.12)
-    axes[0].set_title("Accuracy against size")
-    axes[1].set_title("Accuracy against training time")
+    shown = []
+    for ax, (column, xlabel, title) in zip(axes, PANELS, strict=True):
+        rows = summary[np.isfinite(summary[column].to_numpy(dtype=float))]
+        shown.append(rows)
+        ax.set_title(title)
+        if rows.empty:
+            ax.text(0.5, 0.5, "no run logged it", ha="center", transform=ax.transAxes)
+            continue
+        _panel(ax, rows, column, xlabel, colors)
     fig.tight_layout()
-    for ax, column in zip(axes, ("params", "train_seconds"), strict=True):
-        _label_points(ax, summary[column], summary["test_accuracy_mean"], summary["label"], colors)
+    for ax, rows, (column, _, _) in zip(axes, shown, PANELS, strict=True):
+        if not rows.empty:
+            _label_points(ax, rows[column], rows["test_accuracy_mean"], rows["label"], colors)
     return fig
+
+
+def _panel(ax: plt.Axes, rows: pd.DataFrame, column: str, xlabel: str, colors: dict) -> None:
+    """One cost axis: every row's point with its std bar, the Pareto front as red steps."""
+    accuracy = rows["test_accuracy_mean"].to_numpy(dtype=float)
+    cost = rows[column].to_numpy(dtype=float)
+    front = pareto_front(cost, accuracy)
+    order = np.argsort(cost[front])
+    ax.step(
+        cost[front][order],
+        accuracy[front][order],
+        where="post",
+        color="crimson",
+        linewidth=1.5,
+        alpha=0.7,
+        label="Pareto front",
+        zorder=1,
+    )
+    for row, on_front in zip(rows.itertuples(), front, strict=True):
+        error = 0.0 if math.isnan(row.test_accuracy_std) else row.test_accuracy_std
+        ax.errorbar(
+            getattr(row, column),
+            row.test_accuracy_mean,
+            yerr=error,
+            fmt="o",
+            markersize=8,
+            color=colors[row.label],
+            markeredgecolor="crimson" if on_front else "white",
+            markeredgewidth=2,
+            capsize=3,
+            zorder=2,
+        )
+    ax.set_xlabel(xlabel + (" (log scale)" if _cost_axis(ax, cost) else ""))
+    ax.set_ylabel("test accuracy, mean over seeds (bar = ±1 std)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="lower right", fontsize=9)
+    ax.margins(x=0.15, y=0.12)
 
 
 def _label_points(
@@ -114,8 +137,8 @@ def _overlap(a: tuple, b: tuple) -> bool:
 
 
 def _compact(value: float) -> str:
-    """60k, 1.2M, 4.5: short tick labels."""
-    for size, suffix in ((1e6, "M"), (1e3, "k")):
+    """60k, 1.2M, 3.4T, 4.5: short tick labels."""
+    for size, suffix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= size:
             return f"{value / size:.3g}{suffix}"
     return f"{value:.3g}"

@@ -17,19 +17,34 @@ COLUMNS = [
     *[c for m in METRICS if m.section == "accuracy" for c in m.board_columns()],
     *SIGNIFICANCE,
     *[c for m in METRICS if m.section == "cost" for c in m.board_columns()],
+    "reached",  # "k/n": seeds that reached the target validation accuracy, of the row's seeds
+    "machine",  # the machine(s) the row's timings come from (the runs' `machine` tag)
     "run_ids",
 ]
+RANKINGS = {  # --rank-by: the board columns rows are sorted by, and whether each ascends
+    "test_accuracy": (["test_accuracy_mean", "best_val_accuracy_mean"], [False, False]),
+    "time_to_target": (["time_to_target_seconds_mean", "test_accuracy_mean"], [True, False]),
+}
+TITLES = {
+    "test_accuracy": "sorted by mean test accuracy over seeds",
+    "time_to_target": "sorted by time to target (MLPerf: from 5 seeds, fastest and slowest "
+    "dropped), over the seeds that reached it",
+}
+MACHINE_SEPARATOR = " + "
 INTEGER_COLUMNS = ("rank", "seeds", *[m.board_column for m in METRICS if m.integer])
 
 
-def aggregate(per_run: pd.DataFrame) -> pd.DataFrame:
+def aggregate(per_run: pd.DataFrame, rank_by: str = "test_accuracy") -> pd.DataFrame:
     """One ranked row per (architecture, variant) over its seeds, without p-values."""
     rows = [_summary(group) for _, group in per_run.groupby(["arch", "variant"], sort=False)]
-    board = pd.DataFrame(rows, columns=COLUMNS)
+    return rank(pd.DataFrame(rows, columns=COLUMNS), rank_by)
+
+
+def rank(board: pd.DataFrame, rank_by: str = "test_accuracy") -> pd.DataFrame:
+    """The rows sorted by `rank_by` (a key of RANKINGS) and numbered; missing values last."""
+    keys, ascending = RANKINGS[rank_by]
     board = board.sort_values(
-        ["test_accuracy_mean", "best_val_accuracy_mean", "architecture"],
-        ascending=[False, False, True],
-        kind="stable",
+        [*keys, "architecture"], ascending=[*ascending, True], kind="stable", na_position="last"
     ).reset_index(drop=True)
     board["rank"] = range(1, len(board) + 1)
     return board
@@ -48,15 +63,56 @@ def _summary(group: pd.DataFrame) -> dict[str, object]:
             row.update(zip(metric.board_columns(), stats.mean_ci(values), strict=True))
         elif metric.aggregate is not None:
             row[metric.board_column] = metric.summarise(values)
+    timed = group.get("time_to_target_seconds", pd.Series(dtype=float))
+    row["reached"] = f"{int(timed.notna().sum())}/{len(group)}"
+    row["machine"] = MACHINE_SEPARATOR.join(_machines(group))
     row["run_ids"] = " ".join(group["run_id"])
     return row
 
 
+def _machines(rows: pd.DataFrame) -> list[str]:
+    """The distinct `machine` tags of some runs, in first-seen order; older runs have none."""
+    if "machine" not in rows:
+        return []
+    return list(dict.fromkeys(str(m) for m in rows["machine"].dropna() if str(m)))
+
+
+def machines(board: pd.DataFrame) -> list[str]:
+    """The distinct machines whose timings the board's rows hold, in row order."""
+    found: dict[str, None] = {}
+    for cell in board["machine"].dropna():
+        found.update(dict.fromkeys(part for part in str(cell).split(MACHINE_SEPARATOR) if part))
+    return list(found)
+
+
+def machine_note(board: pd.DataFrame) -> tuple[str, str | None]:
+    """A line naming the machine(s) of the timings, and a warning when there are several."""
+    found = machines(board)
+    if not found:
+        return "timings from: unknown machine (runs logged before the machine tag)", None
+    note = "timings from: " + "; ".join(found)
+    if len(found) == 1:
+        return note, None
+    return note, (
+        f"the rows' timings come from {len(found)} different machines; compare seconds "
+        "only between rows of the same machine (column 'machine')"
+    )
+
+
 def build(
-    per_run: pd.DataFrame, load: comparison.Loader, ensemble_k: int | None = None
+    per_run: pd.DataFrame,
+    load: comparison.Loader,
+    ensemble_k: int | None = None,
+    rank_by: str = "test_accuracy",
 ) -> pd.DataFrame:
-    """The aggregated, ranked board with significance against the leader and an ensemble row."""
+    """The ranked board with significance against the most accurate row and an ensemble row.
+
+    Significance is always about test accuracy against the most accurate row, also when the
+    rows are ranked by time to target.
+    """
     board = comparison.add_significance(aggregate(per_run), per_run, load)
+    if rank_by != "test_accuracy":
+        board = rank(board, rank_by)
     if ensemble_k:
         row = comparison.ensemble_row(per_run, ensemble_k, load)
         if row is not None:
@@ -65,16 +121,21 @@ def build(
     return board[COLUMNS].astype(dict.fromkeys(INTEGER_COLUMNS, "Int64"))
 
 
-def from_runs(per_run: pd.DataFrame, ensemble_k: int | None = None) -> pd.DataFrame:
+def from_runs(
+    per_run: pd.DataFrame, ensemble_k: int | None = None, rank_by: str = "test_accuracy"
+) -> pd.DataFrame:
     """The board of a per-run table (results.runs), test outputs loaded from MLflow."""
-    return build(per_run, tracking.load_test_probabilities, ensemble_k)
+    return build(per_run, tracking.load_test_probabilities, ensemble_k, rank_by)
 
 
 def from_experiment(
-    experiment_id: str, run_ids: list[str] | None = None, ensemble_k: int | None = None
+    experiment_id: str,
+    run_ids: list[str] | None = None,
+    ensemble_k: int | None = None,
+    rank_by: str = "test_accuracy",
 ) -> pd.DataFrame:
     """The board of the given runs, or of the newest run of each architecture, variant, seed."""
-    return from_runs(runs.read_runs(experiment_id, run_ids), ensemble_k)
+    return from_runs(runs.read_runs(experiment_id, run_ids), ensemble_k, rank_by)
 
 
 # How each column is shown to people (markdown, terminal, HTML); the CSV keeps raw values.
@@ -100,7 +161,7 @@ def to_markdown(board: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def render(board: pd.DataFrame, fmt: str) -> str | object:
+def render(board: pd.DataFrame, fmt: str, rank_by: str = "test_accuracy") -> str | object:
     """The board as CSV or markdown text, or as a rich Table of the main columns."""
     if fmt == "csv":
         return board.to_csv(index=False)
@@ -110,8 +171,9 @@ def render(board: pd.DataFrame, fmt: str) -> str | object:
     from rich.table import Table
 
     table = Table(
-        title="Leaderboard (sorted by mean test accuracy over seeds)",
-        caption="raw p-values and run ids: --format csv or markdown",
+        title=f"Leaderboard ({TITLES[rank_by]})",
+        caption=f"{machine_note(board)[0]}\nraw p-values, machines and run ids: --format csv "
+        "or markdown",
         box=box.SIMPLE_HEAD,
     )
     for header in _TERMINAL.values():
@@ -160,4 +222,15 @@ _TERMINAL = {
     "distinguishable": "differs",
     **_headers("cost"),
 }
+
+
+def _insert_after(headers: dict[str, str], key: str, new: dict[str, str]) -> dict[str, str]:
+    """`headers` with `new` placed right after `key`."""
+    items = list(headers.items())
+    at = [name for name, _ in items].index(key) + 1
+    return dict([*items[:at], *new.items(), *items[at:]])
+
+
+# `reached` (k/n) right after the time to target it qualifies.
+_TERMINAL = _insert_after(_TERMINAL, "time_to_target_seconds_mean", {"reached": "reached"})
 _LEFT = ("architecture", "variant", "differs")

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from benchmark.results import stats
+
 # How the seeds of one (architecture, variant) become its board value.
-AGGREGATES = ("mean_ci", "mean", "median", "max", "count")
+AGGREGATES = ("mean_ci", "mean", "median", "max", "count", "mlperf")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class Metric:
         present = values.dropna()
         if present.empty:
             return math.nan
+        if self.aggregate == "mlperf":
+            return stats.mlperf_mean(present)
         # mean_ci's std and interval come from stats.mean_ci; its board_column is the mean.
         return float(getattr(present, "mean" if self.aggregate == "mean_ci" else self.aggregate)())
 
@@ -76,15 +80,17 @@ METRICS: tuple[Metric, ...] = (
     Metric("epochs_run"),
     Metric("train_seconds", "mean", "{:.1f}", "train s"),
     Metric("seconds_per_epoch", "mean", "{:.1f}", "s/epoch"),
-    # Only runs whose validation accuracy reached the target log it: the mean is over those.
-    Metric("time_to_target_seconds", "mean", "{:.1f}", "s to target"),
+    # Only runs whose validation accuracy reached the target log it: MLPerf's trimmed mean
+    # (from 5 seeds on) is over those, and the board's `reached` column says how many did.
     Metric(
         "time_to_target_seconds",
-        "count",
-        "{:,.0f}",
-        "reached",
-        column="seeds_reaching_target",
-        integer=True,
+        "mlperf",
+        "{:.1f}",
+        "s to target",
+        column="time_to_target_seconds_mean",
+    ),
+    Metric(
+        "time_to_target_seconds", "count", "{:,.0f}", column="seeds_reaching_target", integer=True
     ),
     # Medians over seeds: one busy moment on a shared machine should not move the row.
     Metric("latency_p50_ms", "median", "{:.3f}", "p50 ms"),
@@ -92,6 +98,11 @@ METRICS: tuple[Metric, ...] = (
     Metric("throughput_images_per_second", "median", "{:,.0f}", "img/s"),
     Metric("macs_per_image"),
     Metric("target_accuracy"),
+    # Training to a target: 0/1 per run; the others only where the run reached it.
+    Metric("reached_target"),
+    Metric("epochs_to_target", "mean", "{:.1f}"),
+    Metric("train_flops_to_target", "mean", "{:,.0f}"),
+    Metric("test_accuracy_at_target", "mean", section="accuracy"),
 )
 
 # The per-run table's metric columns, in METRICS order, each once.

@@ -25,6 +25,7 @@ COLUMNS = [
     "variant",
     "seed",
     "label",
+    "machine",
     *INTEGER_PARAMS,
     "validation_fraction",
     *METRIC_KEYS,
@@ -52,6 +53,7 @@ def table(runs: pd.DataFrame) -> pd.DataFrame:
         }
     )
     rows["label"] = labels(rows["arch"], rows["variant"])
+    rows["machine"] = _column(runs, "tags.machine")  # missing for runs logged before the tag
     for name in INTEGER_PARAMS:
         rows[name] = _integers(_column(runs, f"params.{name}"))
     rows["validation_fraction"] = _floats(_column(runs, "params.validation_fraction"))

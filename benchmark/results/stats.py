@@ -1,4 +1,4 @@
-"""Statistics for comparing architectures over seeds: intervals, paired tests, Holm."""
+"""Statistics for comparing architectures over seeds: intervals, paired tests, Holm, MLPerf."""
 
 from __future__ import annotations
 
@@ -91,3 +91,22 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
         running = max(running, min(1.0, (m - rank) * p[index]))  # adjusted p never decreases
         adjusted[index] = running
     return adjusted
+
+
+MLPERF_MIN_SEEDS = 5  # from this many timings on, the fastest and the slowest are dropped
+
+
+def mlperf_mean(seconds: Sequence[float]) -> float:
+    """MLPerf Training's score of timings over seeds: trimmed mean from 5 seeds, else the mean.
+
+    With 5 or more timings the fastest and the slowest are dropped and the rest averaged; with
+    fewer, the plain mean; NaN for none. NaNs (seeds that never reached the target) are left
+    out: the caller counts them separately.
+    """
+    data = np.sort(np.asarray(seconds, dtype=float))
+    data = data[np.isfinite(data)]
+    if data.size == 0:
+        return float("nan")
+    if data.size >= MLPERF_MIN_SEEDS:
+        data = data[1:-1]
+    return float(data.mean())

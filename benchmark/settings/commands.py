@@ -12,6 +12,7 @@ from benchmark.settings.defaults import (
     HEARTBEAT_SECONDS,
     MAX_FAILURES,
     PRUNERS,
+    RANKINGS,
     SAMPLERS,
     SUBSET_MAX,
     SUBSET_MIN,
@@ -20,13 +21,16 @@ from benchmark.settings.defaults import (
 )
 from benchmark.settings.fields import (
     Settings,
+    accuracy_target,
     check_architectures,
     cli,
+    decimal_number,
     ensemble_k_field,
     experiment_field,
     non_negative,
     option,
     positive,
+    precision_field,
     storage_field,
     study_name_field,
     subset_size,
@@ -104,6 +108,17 @@ class RunSettings(Settings):
             logged=True,
         ),
     )  # fmt: skip
+    target_accuracy: float | None = field(  # None: train the epoch budget, no target
+        default=None,
+        metadata=cli(
+            option("--target-accuracy", rule=accuracy_target, parse=decimal_number,
+                   metavar="A",
+                   help="train each run until its validation accuracy first reaches A (0 < A "
+                   "<= 1, checked after every epoch, at most its epochs; early stopping off) "
+                   "and log the time, epochs and training FLOPs it took"),
+            logged=True,
+        ),
+    )  # fmt: skip
     params: str = field(  # "best": each architecture's best trial in its Optuna study
         default="default",
         metadata=cli(
@@ -128,6 +143,7 @@ class RunSettings(Settings):
             option("--output-dir", type=Path, help="where leaderboard.csv and leaderboard.md go")
         ),
     )
+    precision: str = precision_field()
     ensemble_k: int | None = ensemble_k_field(logged=True)
     experiment: str = experiment_field()
     tracking_uri: str | None = tracking_uri_field()
@@ -143,11 +159,18 @@ class RunSettings(Settings):
             raise BenchmarkError(f"seeds must be distinct and at least one, got {self.seeds}")
         if min(self.seeds) < 0:
             raise BenchmarkError(f"seeds must be 0 or more, got {min(self.seeds)}")
+        if self.target_accuracy is not None and self.early_stopping:
+            raise BenchmarkError(
+                "--target-accuracy stops each run at the target, not on val_loss; "
+                "drop --early-stopping"
+            )
         check_architectures(self.archs)
 
     @property
     def uses_early_stopping(self) -> bool:
-        """Early stopping unless asked otherwise or a fixed --epochs reproduces a protocol."""
+        """Early stopping unless turned off, fixed by --epochs, or replaced by a target."""
+        if self.target_accuracy is not None:
+            return False
         return self.early_stopping if self.early_stopping is not None else self.epochs is None
 
     def overrides(self) -> dict[str, Any]:
@@ -234,6 +257,7 @@ class TuneSettings(Settings):
             logged=True,
         ),
     )  # fmt: skip
+    precision: str = precision_field()
     heartbeat_seconds: int = field(
         default=HEARTBEAT_SECONDS,
         metadata=cli(
@@ -262,6 +286,15 @@ class BoardSettings(Settings):
     format: str = field(
         default="table", metadata=cli(option("--format", choices=("table", "csv", "markdown")))
     )
+    rank_by: str = field(
+        default="test_accuracy",
+        metadata=cli(
+            option("--rank-by", choices=RANKINGS,
+                   help="order of the rows: mean test accuracy, or time to the target "
+                   "validation accuracy (MLPerf's rule from 5 seeds: fastest and slowest "
+                   "dropped, the rest averaged, over the seeds that reached it)"),
+        ),
+    )  # fmt: skip
     ensemble_k: int | None = ensemble_k_field()
     experiment: str = experiment_field()
     tracking_uri: str | None = tracking_uri_field()

@@ -23,4 +23,7 @@ ENSEMBLE_K = 5  # members of the --ensemble row
 TRIALS = 20  # finished (complete or pruned) trials a study should reach
 HEARTBEAT_SECONDS = 10  # a running trial's liveness is written this often
 SAMPLERS = ("tpe", "random")
+# auto: bfloat16 where the hardware computes it natively (Keras mixed_bfloat16), else float32.
+PRECISIONS = ("auto", "float32", "bfloat16")
 PRUNERS = ("median", "hyperband", "none")
+RANKINGS = ("test_accuracy", "time_to_target")  # what leaderboard --rank-by sorts rows by

@@ -13,11 +13,12 @@ from benchmark.settings.defaults import (
     DEFAULT_STORAGE,
     DEFAULT_TRACKING_URI,
     ENSEMBLE_K,
+    PRECISIONS,
     SUBSET_MAX,
     SUBSET_MIN,
 )
 
-Rule = Callable[[int], int]  # returns the value or raises ValueError with the message
+Rule = Callable[[Any], Any]  # returns the value or raises ValueError with the message
 
 # ---- the value rules, one each: argparse and validate() both apply them --------------------
 
@@ -28,6 +29,21 @@ def whole_number(text: str) -> int:
         return int(text)
     except ValueError:
         raise ValueError(f"expected a whole number, got {text!r}") from None
+
+
+def decimal_number(text: str) -> float:
+    """Text as a float, or ValueError with the message the command line prints."""
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"expected a number, got {text!r}") from None
+
+
+def accuracy_target(value: float) -> float:
+    """The value if it is an accuracy a run can reach: above 0 and at most 1 (NaN is not)."""
+    if not 0 < value <= 1:
+        raise ValueError(f"must be above 0 and at most 1 (a fraction, 0.99 for 99%), got {value}")
+    return value
 
 
 def positive(value: int) -> int:
@@ -62,6 +78,7 @@ class Option:
     help: str | None = None
     rule: Rule | None = None  # positive or non_negative: the option is a checked whole number
     group: str | None = None  # options sharing a group exclude each other
+    parse: Callable[[str], Any] = whole_number  # how a ruled option's text becomes a number
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -70,10 +87,11 @@ def option(
     help: str | None = None,  # noqa: A002 (argparse's own name for it)
     rule: Rule | None = None,
     group: str | None = None,
+    parse: Callable[[str], Any] = whole_number,
     **kwargs: Any,
 ) -> Option:
-    """An Option; `rule` makes it a whole number checked by that rule."""
-    return Option(flags, help, rule, group, kwargs)
+    """An Option; `rule` makes it a number (`parse`d, a whole number by default) it checks."""
+    return Option(flags, help, rule, group, parse, kwargs)
 
 
 def cli(*options: Option, read: Any = None, logged: bool = False) -> dict[str, Any]:
@@ -103,6 +121,23 @@ def tracking_uri_field() -> Any:
                 help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
                 f"{DEFAULT_TRACKING_URI} in the working directory)",
             )
+        ),
+    )
+
+
+def precision_field() -> Any:
+    """The --precision option's field: auto, float32 or bfloat16 (resolved before training)."""
+    return field(
+        default="auto",
+        metadata=cli(
+            option(
+                "--precision",
+                choices=PRECISIONS,
+                help="arithmetic of the hidden layers: bfloat16 (Keras mixed_bfloat16, the "
+                "output layer and loss stay float32) or float32; auto picks bfloat16 where the "
+                "hardware has it natively (CPU avx512_bf16 or AMX, GPU compute capability 8.0+)",
+            ),
+            logged=True,
         ),
     )
 

@@ -125,7 +125,8 @@ def start_training_run(
         "config_hash": config,
         "dataset_digest": splits.digest,
         HEARTBEAT_TAG: f"{time.time():.0f}",  # the claim on the configuration, renewed
-        **hardware.fingerprint(),  # which machine the timings of this run come from
+        # Which machine, and which arithmetic, the timings of this run come from.
+        **hardware.fingerprint(str(extra_params.get("precision", "float32"))),
         **_process_tags(),
         **(extra_tags or {}),
     }

@@ -64,11 +64,28 @@ def onednn_enabled() -> bool:
 
 
 def native_bfloat16() -> bool:
-    """Whether the hardware computes bfloat16 natively: avx512_bf16 or AMX, or a GPU of 8.0+."""
+    """Whether the hardware computes bfloat16 natively: avx512_bf16 or AMX, or a GPU of 8.0+.
+
+    The CPU flags come from /proc/cpuinfo; TensorFlow is imported to ask about GPUs only when
+    the CPU lacks them and a GPU driver is present.
+    """
     _, flags = cpu_info()
     if flags & {"avx512_bf16", "amx_bf16"}:
         return True
+    if not gpu_driver_present():
+        return False
     return any(_major(capability) >= 8 for _, capability in gpus())
+
+
+def gpu_driver_present() -> bool:
+    """False only where no GPU TensorFlow could use can exist: Linux without a driver's nodes.
+
+    TensorFlow reaches GPUs on Linux through the NVIDIA driver (/proc/driver/nvidia, or
+    /dev/dxg under WSL 2) or ROCm (/dev/kfd). Elsewhere this answers True and TensorFlow is asked.
+    """
+    if platform.system() != "Linux":
+        return True
+    return any(Path(node).exists() for node in ("/proc/driver/nvidia", "/dev/dxg", "/dev/kfd"))
 
 
 def _major(capability: str) -> int:

@@ -35,6 +35,7 @@ class TrainingResult:
     train_size: int  # training images seen per epoch
     target_accuracy: float  # validation accuracy that time_to_target_seconds refers to
     time_to_target_seconds: float | None  # None: no epoch reached target_accuracy
+    stopped_at_target: bool  # trained until the target (--target-accuracy), not a fixed budget
     model: Any = field(repr=False)
 
     @property
@@ -58,12 +59,30 @@ class TrainingResult:
         return 3 * self.flops_per_image * self.train_size
 
     @property
+    def epochs_to_target(self) -> int | None:
+        """1-based first epoch whose validation accuracy reached the target; None if none did."""
+        for epoch, accuracy in enumerate(self.history["val_accuracy"], start=1):
+            if accuracy >= self.target_accuracy:
+                return epoch
+        return None
+
+    @property
+    def train_flops_to_target(self) -> int | None:
+        """Training FLOPs spent until the target: 3 x forward FLOPs x images seen by then."""
+        epochs = self.epochs_to_target
+        return None if epochs is None else epochs * self.train_flops_per_epoch
+
+    @property
     def best_val_accuracy(self) -> float:
         """Highest validation accuracy over the epochs."""
         return max(self.history["val_accuracy"], default=float("nan"))
 
     def metrics(self) -> dict[str, float]:
-        """Every per-run number, by metric name; time_to_target_seconds only when reached."""
+        """Every per-run number, by metric name; the *_to_target ones only when it was reached.
+
+        `test_accuracy_at_target` is logged when training stopped at the target: the test
+        accuracy of the model as it was when validation first reached it.
+        """
         metrics = {
             **self.test_metrics,
             "params": self.param_count,
@@ -82,7 +101,12 @@ class TrainingResult:
             "latency_p95_ms": self.latency_p95_ms,
             "throughput_images_per_second": self.throughput_images_per_second,
             "target_accuracy": self.target_accuracy,
+            "reached_target": float(self.epochs_to_target is not None),
         }
-        if self.time_to_target_seconds is not None:
+        if self.time_to_target_seconds is not None and self.epochs_to_target is not None:
             metrics["time_to_target_seconds"] = self.time_to_target_seconds
+            metrics["epochs_to_target"] = self.epochs_to_target
+            metrics["train_flops_to_target"] = self.train_flops_to_target
+            if self.stopped_at_target:
+                metrics["test_accuracy_at_target"] = self.test_metrics["test_accuracy"]
         return metrics

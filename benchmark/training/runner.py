@@ -13,9 +13,9 @@ from sklearn.metrics import precision_recall_fscore_support
 
 from architectures.registry import Architecture
 from benchmark.data.splits import Splits, to_model_input
-from benchmark.errors import BenchmarkError
 from benchmark.settings import TARGET_ACCURACY
-from benchmark.training import costs
+from benchmark.training import costs, precision
+from benchmark.training.optimizers import learning_rate_for, make_optimizer
 from benchmark.training.result import TrainingResult
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -36,36 +36,35 @@ class _EpochClock(keras.callbacks.Callback):
         self.ends.append(time.perf_counter() - self.start)
 
 
-def learning_rate_for(params: dict[str, Any], train_size: int) -> float | Any:
-    """A constant rate, or a cosine decay to 1% of it over the planned epochs."""
-    schedule = params.get("lr_schedule", "constant")
-    if schedule == "constant":
-        return params["learning_rate"]
-    if schedule == "cosine":
-        steps = params["epochs"] * math.ceil(train_size / params["batch_size"])
-        return keras.optimizers.schedules.CosineDecay(params["learning_rate"], steps, alpha=0.01)
-    raise BenchmarkError(f"unknown lr_schedule {schedule!r}; choose constant or cosine")
+class _StopAtTarget(keras.callbacks.Callback):
+    """End training after the first epoch whose validation accuracy reaches the target."""
+
+    def __init__(self, target: float) -> None:
+        super().__init__()
+        self.target = target
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if (logs or {}).get("val_accuracy", 0.0) >= self.target:
+            self.model.stop_training = True
 
 
-def make_optimizer(name: str, learning_rate: float | Any) -> keras.optimizers.Optimizer:
-    """A Keras optimizer by name; SGD uses Nesterov momentum 0.9."""
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate)
-    if name == "adamw":
-        return keras.optimizers.AdamW(learning_rate)
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate)
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True)
-    raise BenchmarkError(f"unknown optimizer {name!r}; choose from adam, adamw, rmsprop, sgd")
+def build_model(
+    arch: Architecture, params: dict[str, Any], splits: Splits, dtype: str = "float32"
+) -> keras.Model:
+    """Build and compile the architecture for sparse integer labels in `dtype` arithmetic.
 
-
-def build_model(arch: Architecture, params: dict[str, Any], splits: Splits) -> keras.Model:
-    """Build and compile the architecture for sparse integer labels."""
-    model = arch.build(params, splits.input_shape, splits.num_classes)
+    `dtype` is a resolved precision (float32 or bfloat16); the layers take the Keras policy
+    when they are made, so only the build runs under it.
+    """
+    with precision.policy(dtype):
+        model = arch.build(params, splits.input_shape, splits.num_classes)
     model.compile(
         optimizer=make_optimizer(
-            params["optimizer"], learning_rate_for(params, len(splits.x_train))
+            params["optimizer"],
+            learning_rate_for(params, len(splits.x_train)),
+            # Adam's own defaults unless the architecture sets its betas (speedrun does).
+            beta_1=params.get("beta_1", 0.9),
+            beta_2=params.get("beta_2", 0.999),
         ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
@@ -121,10 +120,15 @@ def fit(
     seed: int = 0,
     early_stopping: bool = True,
     callbacks: list[keras.callbacks.Callback] | None = None,
+    dtype: str = "float32",
+    stop_at: float | None = None,
 ) -> FitOutcome:
-    """Train on the training split with validation after every epoch; never reads test data."""
+    """Train on the training split with validation after every epoch; never reads test data.
+
+    With `stop_at`, training ends after the first epoch whose validation accuracy reaches it.
+    """
     keras.utils.set_random_seed(seed)
-    model = build_model(arch, params, splits)
+    model = build_model(arch, params, splits, dtype)
     x_train, x_val = to_model_input(splits.x_train), to_model_input(splits.x_val)
     clock = _EpochClock()
     all_callbacks: list[keras.callbacks.Callback] = [clock, keras.callbacks.TerminateOnNaN()]
@@ -134,6 +138,8 @@ def fit(
                 monitor="val_loss", patience=params["patience"], restore_best_weights=True
             )
         )
+    if stop_at is not None:
+        all_callbacks.append(_StopAtTarget(stop_at))
     all_callbacks.extend(callbacks or [])
 
     start = time.perf_counter()
@@ -172,9 +178,16 @@ def train_and_evaluate(
     early_stopping: bool = True,
     callbacks: list[keras.callbacks.Callback] | None = None,
     target_accuracy: float = TARGET_ACCURACY,
+    dtype: str = "float32",
+    stop_at_target: bool = False,
 ) -> TrainingResult:
-    """Train on the training split, select on validation, evaluate once on test, time it."""
-    outcome = fit(arch, params, splits, seed, early_stopping, callbacks)
+    """Train on the training split, select on validation, evaluate once on test, time it.
+
+    With `stop_at_target`, each run trains until validation accuracy first reaches
+    `target_accuracy` (at most its epochs), and the test evaluation is of that model.
+    """
+    stop_at = target_accuracy if stop_at_target else None
+    outcome = fit(arch, params, splits, seed, early_stopping, callbacks, dtype, stop_at)
     model, history = outcome.model, outcome.history
     x_test = to_model_input(splits.x_test)
     evaluation = evaluate(model, x_test, splits.y_test)
@@ -202,6 +215,7 @@ def train_and_evaluate(
         throughput_images_per_second=costs.throughput(model, x_test),
         train_size=len(splits.x_train),
         target_accuracy=target_accuracy,
+        stopped_at_target=stop_at_target,
         time_to_target_seconds=costs.time_to_target(
             history["val_accuracy"], outcome.epoch_end_seconds, target_accuracy
         ),

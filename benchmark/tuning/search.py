@@ -19,6 +19,7 @@ from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.redaction import redact_url
 from benchmark.settings import SPLIT_SEED, TuneSettings
+from benchmark.training import precision
 from benchmark.training.progress import EpochProgress, duration
 from benchmark.training.runner import fit
 from benchmark.tuning import failures, strategies, studies
@@ -53,6 +54,7 @@ class Objective:
         self.settings, self.splits = settings, splits
         self.experiment_id, self.parent_run_id = experiment_id, parent_run_id
         self.arch = architectures.get(settings.arch)
+        self.dtype = precision.resolve(settings.precision)  # float32 or bfloat16
 
     def __call__(self, trial: optuna.Trial) -> float:
         try:
@@ -113,14 +115,16 @@ class Objective:
         if self.settings.epochs:
             overrides["epochs"] = self.settings.epochs
         params = self.arch.params(overrides)
-        tracking.log_trial_params(params)
+        tracking.log_trial_params({**params, "precision": self.dtype})
         callbacks = [
             tracking.EpochLogger(),
             record,
             EpochProgress(label, params["epochs"]),
             KerasPruningCallback(trial, "val_accuracy"),
         ]
-        result = fit(self.arch, params, self.splits, self.settings.seed, True, callbacks)
+        result = fit(
+            self.arch, params, self.splits, self.settings.seed, True, callbacks, self.dtype
+        )
         if result.diverged:
             raise FloatingPointError(f"loss became NaN at epoch {len(result.history['loss'])}")
         return max(result.history["val_accuracy"])
@@ -167,6 +171,7 @@ def tune(settings: TuneSettings) -> dict[str, Any]:
     """Bring the study to `settings.trials` finished trials; log it to MLflow; return a summary."""
     if logs.verbosity() <= 0:
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures: one line of ours
+    dtype = precision.resolve(settings.precision)  # refuses bfloat16 on hardware without it
     # The tracking store first: an unreachable one must leave no study behind, subset pinned.
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
     experiment_id = tracking.connect(uri, settings.experiment)
@@ -180,7 +185,7 @@ def tune(settings: TuneSettings) -> dict[str, Any]:
     log.info(
         f"study {settings.name} in {redact_url(settings.storage)}: {done} of "
         f"{settings.trials} trials finished; {settings.workers} worker(s), pruner "
-        f"{settings.pruner}, sampler {settings.sampler}"
+        f"{settings.pruner}, sampler {settings.sampler}, {dtype}"
     )
     started = time.perf_counter()
     deadline = time.time() + settings.timeout if settings.timeout else None

@@ -1,0 +1,123 @@
+"""--precision: resolved for the machine, refused where bfloat16 is not native, logged per run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import keras
+import pytest
+from mlflow.tracking import MlflowClient
+
+from benchmark.cli import EXIT_USER_ERROR, main
+from benchmark.errors import BenchmarkError
+from benchmark.training import hardware, precision
+
+AVX2_ONLY = ("AMD EPYC 7B12", frozenset({"avx", "avx2", "fma"}))
+ZEN5 = ("AMD EPYC 9B45", frozenset({"avx2", "avx512f", "avx512_bf16"}))
+
+
+@pytest.fixture
+def cpu(monkeypatch: pytest.MonkeyPatch):
+    """Pretend to be a given CPU with no GPU driver; call it with (model, flags)."""
+    monkeypatch.setattr(hardware, "gpu_driver_present", lambda: False)
+    return lambda info: monkeypatch.setattr(hardware, "cpu_info", lambda: info)
+
+
+def test_auto_picks_bfloat16_only_where_the_cpu_has_it(cpu) -> None:
+    cpu(AVX2_ONLY)
+    assert precision.resolve("auto") == "float32"
+    assert precision.resolve("float32") == "float32"
+    cpu(ZEN5)
+    assert precision.resolve("auto") == "bfloat16"
+    assert precision.resolve("bfloat16") == "bfloat16"
+    assert precision.resolve("float32") == "float32"
+
+
+def test_bfloat16_without_native_support_is_refused_naming_what_auto_picks(cpu) -> None:
+    cpu(AVX2_ONLY)
+    with pytest.raises(BenchmarkError, match="no native bfloat16.*auto would pick float32"):
+        precision.resolve("bfloat16")
+    with pytest.raises(BenchmarkError, match="unknown precision 'float16'"):
+        precision.resolve("float16")
+
+
+@pytest.mark.parametrize("command", [["run", "--arch", "basic"], ["tune", "--arch", "basic"]])
+def test_the_command_line_refuses_it_in_one_line_before_anything_is_made(
+    command, cpu, tmp_path, monkeypatch, capsys
+) -> None:
+    cpu(AVX2_ONLY)
+    monkeypatch.chdir(tmp_path)
+    assert main([*command, "--precision", "bfloat16"]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("error: --precision bfloat16: this machine has no native bfloat16")
+    assert "--precision auto would pick float32" in err and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_refusal_comes_before_tensorflow_loads(tmp_path) -> None:
+    """In a fresh process on a pretended AVX2-only CPU without a GPU driver."""
+    script = (
+        "import sys\nfrom benchmark.cli import main\nfrom benchmark.training import hardware\n"
+        f"hardware.cpu_info = lambda: {AVX2_ONLY!r}\n"
+        "hardware.gpu_driver_present = lambda: False\n"
+        "assert main(['run', '--all', '--precision', 'bfloat16']) == 2\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'mlflow') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert "auto would pick float32" in done.stderr
+
+
+def test_policy_is_restored_after_the_block_even_when_it_fails() -> None:
+    assert keras.config.dtype_policy().name == "float32"
+    with precision.policy("bfloat16"):
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"
+    assert keras.config.dtype_policy().name == "float32"
+    with pytest.raises(RuntimeError), precision.policy("bfloat16"):
+        raise RuntimeError("build failed")
+    assert keras.config.dtype_policy().name == "float32"
+
+
+def test_a_float32_run_logs_its_precision_and_keeps_the_hash_it_had_before(
+    tmp_path, monkeypatch
+) -> None:
+    from benchmark import tracking
+    from benchmark.data.splits import load_splits
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["run", "--arch", "mlp", "--subset", "300", "--epochs", "1", "--tracking-uri", uri]
+    assert main([*args, "--precision", "float32"]) == 0
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("cnn-benchmark")
+    (run,) = client.search_runs([experiment.experiment_id], "tags.run_kind = 'training'")
+    assert run.data.params["precision"] == "float32"
+    assert run.data.tags["precision"] == "float32"
+    parent = client.get_run(run.data.tags["mlflow.parentRunId"])
+    assert parent.data.params["precision"] == "float32"
+    # The hash of the same configuration as computed before --precision existed.
+    before = {
+        "early_stopping": False,
+        "validation_fraction": 0.1,
+        "subset": 300,
+        "split_seed": 0,
+        "params_source": "default",
+    }
+    import architectures
+
+    params = architectures.get("mlp").params({"epochs": 1})
+    splits = load_splits(subset=300, seed=0)
+    assert run.data.tags["config_hash"] == tracking.config_hash("mlp", params, 0, splits, **before)
+
+
+def test_only_bfloat16_enters_the_configuration_hash() -> None:
+    from benchmark.suite import hashed_extra
+
+    extra = {"early_stopping": True, "subset": 0}
+    assert hashed_extra(extra, "float32") == extra
+    assert hashed_extra(extra, "bfloat16") == {**extra, "precision": "bfloat16"}
