@@ -24,3 +24,8 @@ TRIALS = 20  # finished (complete or pruned) trials a study should reach
 HEARTBEAT_SECONDS = 10  # a running trial's liveness is written this often
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "hyperband", "none")
+# Datasets known by name (benchmark.data.sources registers one module each; a test checks the
+# two agree); anything else given to --dataset is a folder of images or an .npz file.
+DATASETS = ("mnist", "digits", "fashion_mnist", "cifar10", "cifar100")
+DEFAULT_DATASET = "mnist"
+COLORS = ("grayscale", "rgb")
