@@ -94,6 +94,8 @@ def _run(settings: Any, console: Any) -> int:
 
     board = run_suite(settings)
     console.print(leaderboard.render(board, "table"))
+    for name, reason in board.attrs.get("skipped", {}).items():
+        console.print(f"skipped {name}: {reason}")
     return 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,11 +48,6 @@ def array_digest(*arrays: np.ndarray) -> str:
 def label_array(labels: np.ndarray, classes: int) -> np.ndarray:
     """Labels as uint8 (as MNIST has them) when they fit, else int32."""
     return np.asarray(labels).astype(np.uint8 if classes <= 256 else np.int32)
-
-
-def safe_name(text: str) -> str:
-    """A dataset name fit for experiment and model names: lower case, [a-z0-9_-]."""
-    return re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-") or "data"
 
 
 def hold_out_test(

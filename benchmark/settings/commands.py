@@ -7,6 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import BenchmarkError
+from benchmark.settings.data import (
+    check_data,
+    color_field,
+    dataset_field,
+    dataset_name,
+    image_size_field,
+)
 from benchmark.settings.defaults import (
     CHAMPION_URI,
     HEARTBEAT_SECONDS,
@@ -130,6 +137,9 @@ class RunSettings(Settings):
     )
     ensemble_k: int | None = ensemble_k_field(logged=True)
     experiment: str = experiment_field()
+    dataset: str = dataset_field()
+    image_size: str | None = image_size_field()  # HxW
+    color: str | None = color_field()
     tracking_uri: str | None = tracking_uri_field()
     validation_fraction: float = VALIDATION_FRACTION
 
@@ -144,6 +154,7 @@ class RunSettings(Settings):
         if min(self.seeds) < 0:
             raise BenchmarkError(f"seeds must be 0 or more, got {min(self.seeds)}")
         check_architectures(self.archs)
+        check_data(self)
 
     @property
     def uses_early_stopping(self) -> bool:
@@ -243,16 +254,20 @@ class TuneSettings(Settings):
         ),
     )  # fmt: skip
     experiment: str = experiment_field()
+    dataset: str = dataset_field()
+    image_size: str | None = image_size_field()  # HxW
+    color: str | None = color_field()
     tracking_uri: str | None = tracking_uri_field()
 
     def check(self) -> None:
-        """The architecture must be registered."""
+        """The architecture must be registered, the dataset known."""
         check_architectures([self.arch])
+        check_data(self)
 
     @property
     def name(self) -> str:
         """The study name: given, or derived from dataset and architecture."""
-        return self.study_name or default_study_name(self.arch)
+        return self.study_name or default_study_name(self.arch, dataset_name(self.dataset))
 
 
 @dataclass
@@ -264,6 +279,14 @@ class BoardSettings(Settings):
     )
     ensemble_k: int | None = ensemble_k_field()
     experiment: str = experiment_field()
+    dataset: str = dataset_field()
+    image_size: str | None = image_size_field()  # HxW
+    color: str | None = color_field()
+
+    def check(self) -> None:
+        """The dataset must be known."""
+        check_data(self)
+
     tracking_uri: str | None = tracking_uri_field()
 
 
@@ -280,6 +303,14 @@ class ReportSettings(Settings):
     )  # fmt: skip
     ensemble_k: int | None = ensemble_k_field()
     experiment: str = experiment_field()
+    dataset: str = dataset_field()
+    image_size: str | None = image_size_field()  # HxW
+    color: str | None = color_field()
+
+    def check(self) -> None:
+        """The dataset must be known."""
+        check_data(self)
+
     tracking_uri: str | None = tracking_uri_field()
 
 

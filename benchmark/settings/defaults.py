@@ -5,7 +5,8 @@
 DEFAULT_STORAGE = "sqlite:///optuna.db"  # Optuna study storage, in the working directory
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow store, in the working directory
 DEFAULT_EXPERIMENT = "cnn-benchmark"  # MLflow experiment name
-REGISTERED_MODEL = "cnn-benchmark-mnist"  # the MLflow registered model the champion joins
+REGISTERED_MODEL_PREFIX = "cnn-benchmark-"  # + the dataset: the registered model it joins
+REGISTERED_MODEL = "cnn-benchmark-mnist"  # the MLflow registered model MNIST's champion joins
 CHAMPION_ALIAS = "champion"  # the alias of the registered model version `predict` loads
 CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}"
 

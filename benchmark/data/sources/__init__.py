@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.data.dataset import Dataset, check_dataset
-from benchmark.errors import BenchmarkError
-from benchmark.settings import DATASETS
+from benchmark.settings.data import dataset_kind
 
 # One module per source; importing it registers it.
 MODULES = ("mnist", "digits", "keras_builtin", "npz", "folder")
@@ -52,30 +51,11 @@ def names() -> list[str]:
     return list(_REGISTRY)
 
 
-def kind(spec: str) -> str:
-    """The source that reads `spec`: its own name, `folder` or `npz`; imports nothing heavy."""
-    if spec in DATASETS:
-        return spec
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        return "folder"
-    if path.suffix.lower() == ".npz":
-        if not path.is_file():
-            raise BenchmarkError(f"--dataset {spec}: no such file")
-        return "npz"
-    if path.exists():
-        raise BenchmarkError(f"--dataset {spec}: not a folder of images nor an .npz file")
-    raise BenchmarkError(
-        f"unknown dataset {spec!r}; choose from: {', '.join(DATASETS)}, or give a folder of "
-        "images or an .npz file"
-    )
-
-
 def load(request: Request) -> Dataset:
     """Load the dataset `request.spec` names and check it."""
-    source = kind(request.spec)
+    source = dataset_kind(request.spec)
     names()
     return check_dataset(_REGISTRY[source](request))
 
 
-__all__ = ["Dataset", "Request", "kind", "load", "names", "register"]
+__all__ = ["Dataset", "Request", "load", "names", "register"]

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from benchmark.data.dataset import KEYS, Dataset, hold_out_test, safe_name
+from benchmark.data.dataset import KEYS, Dataset, hold_out_test
 from benchmark.data.mnist import default_cache_dir
 from benchmark.data.sources import Request, register
 from benchmark.errors import BenchmarkError
+from benchmark.settings.data import safe_name
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.data.dataset import KEYS, Dataset, label_array, safe_name
+from benchmark.data.dataset import KEYS, Dataset, label_array
 from benchmark.data.sources import Request, register
 from benchmark.errors import BenchmarkError
+from benchmark.settings.data import safe_name
 
 
 def _images(path: Path, key: str, array: np.ndarray) -> np.ndarray:
