@@ -170,7 +170,8 @@ def load_splits(
 def to_model_input(images: np.ndarray) -> np.ndarray:
     """uint8 (N,H,W) or (N,H,W,C) -> float32 (N,H,W,C) scaled to [0,1] (divide by 255)."""
     # Refuse floats: scaling already-scaled images would silently shrink them again.
-    if images.dtype != np.uint8 or images.ndim not in (3, 4):
+    channels_ok = images.ndim == 3 or (images.ndim == 4 and images.shape[3] in (1, 3))
+    if images.dtype != np.uint8 or not channels_ok:
         raise BenchmarkError(
             f"expected uint8 images of shape (N, H, W) or (N, H, W, C), got {images.dtype} "
             f"{images.shape}"

@@ -11,11 +11,15 @@ from benchmark.settings.data import (
     check_data,
     color_field,
     dataset_field,
+    dataset_kind,
     dataset_name,
     image_size_field,
+    registered_model,
 )
 from benchmark.settings.defaults import (
+    CHAMPION_ALIAS,
     CHAMPION_URI,
+    DEFAULT_DATASET,
     HEARTBEAT_SECONDS,
     MAX_FAILURES,
     PRUNERS,
@@ -282,12 +286,11 @@ class BoardSettings(Settings):
     dataset: str = dataset_field()
     image_size: str | None = image_size_field()  # HxW
     color: str | None = color_field()
+    tracking_uri: str | None = tracking_uri_field()
 
     def check(self) -> None:
         """The dataset must be known."""
         check_data(self)
-
-    tracking_uri: str | None = tracking_uri_field()
 
 
 @dataclass
@@ -306,12 +309,11 @@ class ReportSettings(Settings):
     dataset: str = dataset_field()
     image_size: str | None = image_size_field()  # HxW
     color: str | None = color_field()
+    tracking_uri: str | None = tracking_uri_field()
 
     def check(self) -> None:
         """The dataset must be known."""
         check_data(self)
-
-    tracking_uri: str | None = tracking_uri_field()
 
 
 @dataclass
@@ -325,6 +327,26 @@ class PredictSettings(Settings):
     model: str | None = field(
         default=None,
         metadata=cli(
-            option("--model", metavar="URI", help=f"MLflow model URI (default: {CHAMPION_URI})")
+            option("--model", metavar="URI",
+                   help=f"MLflow model URI (default: {CHAMPION_URI}, or the champion of "
+                   "--dataset)"),
         ),
-    )
+    )  # fmt: skip
+    dataset: str = field(
+        default=DEFAULT_DATASET,
+        metadata=cli(
+            option("--dataset", metavar="NAME|PATH",
+                   help="the dataset whose champion classifies the images and whose "
+                   f"preprocessing they get (default {DEFAULT_DATASET}: MNIST-style centring)"),
+        ),
+    )  # fmt: skip
+
+    def check(self) -> None:
+        """The dataset must be known."""
+        dataset_kind(self.dataset)
+
+    @property
+    def model_uri(self) -> str:
+        """--model, else the registered champion of the dataset."""
+        name = registered_model(dataset_name(self.dataset))
+        return self.model or f"models:/{name}@{CHAMPION_ALIAS}"

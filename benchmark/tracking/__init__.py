@@ -23,6 +23,7 @@ from benchmark.tracking.model_registry import (
     REGISTERED_MODEL,
     champion_candidates,
     load_model,
+    model_class_names,
     register_champion,
 )
 from benchmark.tracking.processes import close_orphaned_runs, git_commit
@@ -81,6 +82,7 @@ __all__ = [
     "load_model",
     "load_run_model",
     "load_test_probabilities",
+    "model_class_names",
     "log_comparison",
     "log_report",
     "log_result",

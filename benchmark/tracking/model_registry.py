@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 
 import keras
 import mlflow
@@ -122,3 +123,23 @@ def load_model(tracking_uri: str, model_uri: str = CHAMPION_URI) -> keras.Model:
         raise BenchmarkError(f"could not load model {model_uri}: {first_line(error)}") from None
     except Exception as error:  # a broken store or artifact is the user's setup to fix
         raise BenchmarkError(f"could not load model {model_uri}: {first_line(error)}") from None
+
+
+def model_class_names(model_uri: str) -> tuple[str, ...]:
+    """The class names the model's training run recorded; () when unknown (older runs)."""
+    client = MlflowClient()
+    try:
+        if model_uri.startswith("runs:/"):
+            run_id = model_uri.removeprefix("runs:/").split("/")[0]
+        elif model_uri.startswith("models:/") and "@" in model_uri:
+            name, alias = model_uri.removeprefix("models:/").split("@", 1)
+            run_id = client.get_model_version_by_alias(name, alias).run_id
+        elif model_uri.startswith("models:/") and model_uri.count("/") == 2:
+            name, version = model_uri.removeprefix("models:/").split("/")
+            run_id = client.get_model_version(name, version).run_id
+        else:
+            return ()
+        names = json.loads(client.get_run(run_id).data.tags.get("class_names", "[]"))
+    except (MlflowException, ValueError, TypeError):
+        return ()
+    return tuple(str(name) for name in names) if isinstance(names, list) else ()

@@ -36,6 +36,7 @@ class TrainingResult:
     target_accuracy: float  # validation accuracy that time_to_target_seconds refers to
     time_to_target_seconds: float | None  # None: no epoch reached target_accuracy
     model: Any = field(repr=False)
+    class_names: tuple[str, ...] = ()  # one per label; empty: the label numbers
 
     @property
     def epochs_run(self) -> int:
