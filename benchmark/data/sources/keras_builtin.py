@@ -6,6 +6,7 @@ import contextlib
 import io
 import logging
 import os
+import pickle
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -50,10 +51,16 @@ CIFAR_FILES = {
 
 
 def keras_datasets_dir() -> Path:
-    """$KERAS_HOME/datasets, else ~/.keras/datasets; /tmp/.keras when that is not writable."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    if not os.access(home, os.W_OK) and os.path.exists(home):
-        home = os.path.join(tempfile.gettempdir(), ".keras")  # as keras.utils.get_file does
+    """Where keras.utils.get_file keeps datasets: <Keras home>/datasets.
+
+    Keras reads $KERAS_HOME (else ~/.keras) once, when it is imported, and get_file falls back
+    to /tmp/.keras when that folder is not writable (or does not exist yet).
+    """
+    from keras.src.backend.config import keras_home
+
+    home = os.path.expanduser(keras_home())
+    if not os.access(home, os.W_OK):
+        home = os.path.join("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir(), ".keras")
     return Path(home) / "datasets"
 
 
@@ -95,7 +102,11 @@ def _load(name: str, class_names: tuple[str, ...]) -> Dataset:
     if name in CIFAR_FILES and all(
         (folder / file).is_file() for files in CIFAR_FILES[name][:2] for file in files
     ):
-        x_train, y_train, x_test, y_test = _read_cifar(name, folder)
+        try:
+            x_train, y_train, x_test, y_test = _read_cifar(name, folder)
+        except (OSError, ValueError, KeyError, pickle.UnpicklingError) as error:
+            reason = " ".join(str(error).split())[:160]
+            raise BenchmarkError(f"cannot read {name} from {folder} ({reason})") from None
     else:
         loader = getattr(keras.datasets, name).load_data
         x_train, y_train, x_test, y_test = _fetch(name, loader)
