@@ -112,7 +112,8 @@ BAD_INPUT = [
     ("run --arch basic --dataset {data}/negative.npz", "y_test has label -1; labels start at 0"),
     ("run --arch basic lenet5 --dataset {data}/tiny", "(4x4x1) are too small for every "
      "architecture asked for (basic, lenet5)"),
-    ("run --arch basic --dataset digits --subset 5000", "--subset must be between 10"),
+    ("run --arch basic --dataset digits --subset 5000", "subset must be between 10 (one image "
+     "per class) and 1293"),
     ("run --arch basic --dataset digits --image-size 8x8", "--image-size and --color apply to "
      "a folder of images only"),
     ("run --arch basic --dataset {data}/tiny --image-size 8by8", "--image-size: expected "
