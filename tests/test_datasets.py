@@ -14,6 +14,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
+import architectures
 from benchmark.data.dataset import array_digest
 from benchmark.data.sources import Request, load, names
 from benchmark.data.sources import folder as folder_source
@@ -263,3 +264,15 @@ def test_cifar10_is_read_where_keras_extracts_it(keras_home) -> None:
     first = batches["data_batch_1"][0][0].reshape(3, 32, 32).transpose(1, 2, 0)
     np.testing.assert_array_equal(data.x_train[0], first)
     assert data.class_names == CIFAR10_CLASSES and data.y_test.tolist() == list(range(10))
+
+
+@pytest.mark.parametrize("name", architectures.NAMES)
+def test_every_architecture_takes_colour_images_and_any_class_count(name) -> None:
+    arch = architectures.get(name)
+    assert arch.unfit_reason(arch.defaults, (32, 32, 3), 100) is None
+    assert arch.build(arch.defaults, (32, 32, 3), 100).output_shape == (None, 100)
+    assert arch.build(arch.defaults, (20, 24, 1), 3).output_shape == (None, 3)
+    reason = arch.unfit_reason(arch.defaults, (8, 8, 1), 10)
+    if reason is not None:  # too small for it: one line saying so
+        assert reason.startswith("needs images larger than 8x8x1") and "\n" not in reason
+    assert arch.unfit_reason(arch.defaults, (2, 2, 1), 10) is not None or name in {"mlp", "resnet"}
