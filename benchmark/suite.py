@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -67,7 +68,7 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
     jobs = [(seed, name) for seed in settings.seeds for name in archs]
     logged = settings.logged_params()
     if skipped:
-        logged["skipped_architectures"] = "; ".join(f"{n}: {r}" for n, r in skipped.items())
+        logged["skipped_architectures"] = json.dumps(skipped)
     with tracking.comparison_run(experiment_id, "comparison", logged):
         tracking.check_artifacts_writable()  # before any training, not after it
         deferred = []  # configurations another live process trains: waited for at the end

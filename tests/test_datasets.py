@@ -182,9 +182,14 @@ def test_digits_run_offline_skips_what_cannot_fit_and_reports(store, tmp_path, m
     runs = client.search_runs([experiment.experiment_id])
     kinds = {run.data.tags["run_kind"]: run for run in runs}
     assert [r.data.tags["arch"] for r in runs if r.data.tags["run_kind"] == "training"] == ["mlp"]
-    assert "lenet5: needs images larger" in kinds["comparison"].data.params["skipped_architectures"]
+    skipped = json.loads(kinds["comparison"].data.params["skipped_architectures"])
+    assert list(skipped) == ["lenet5"] and skipped["lenet5"].startswith("needs images larger")
     assert kinds["training"].data.params["test_split"] == "held out 20% stratified, seed 0"
     assert str(client.get_model_version_by_alias("cnn-benchmark-digits", "champion").version) == "1"
+
+    done = in_process("leaderboard", "--dataset", "digits", "--tracking-uri", store, cwd=tmp_path,
+                      monkeypatch=monkeypatch, capsys=capsys)  # fmt: skip
+    assert done.returncode == 0 and "skipped lenet5: needs images larger than 8x8x1" in done.stdout
 
     done = in_process("report", "--dataset", "digits", "--tracking-uri", store, cwd=tmp_path,
                       monkeypatch=monkeypatch, capsys=capsys)  # fmt: skip

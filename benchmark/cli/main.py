@@ -64,7 +64,12 @@ def _leaderboard(settings: Any, console: Any) -> int:
     if board.empty:
         raise BenchmarkError(f"no finished runs in experiment {settings.experiment!r} yet")
     rendered = leaderboard.render(board, settings.format)
-    console.print(rendered) if settings.format == "table" else print(rendered, end="")
+    if settings.format != "table":
+        print(rendered, end="")
+        return 0
+    console.print(rendered)
+    for name, reason in tracking.skipped_architectures(experiment_id).items():
+        console.print(f"skipped {name}: {reason}")
     return 0
 
 

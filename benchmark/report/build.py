@@ -130,7 +130,7 @@ def _f1(runs: pd.DataFrame) -> Section:
     )
 
 
-def _mistakes(runs: pd.DataFrame, request: Request | None) -> Section:
+def _mistakes(runs: pd.DataFrame, request: Request | None = None) -> Section:
     try:
         found = best_model_mistakes(runs, MISTAKES_SHOWN, request)
     except BenchmarkError as error:

@@ -33,6 +33,7 @@ from benchmark.tracking.reading import (
     load_run_model,
     load_test_probabilities,
     metric_history,
+    skipped_architectures,
 )
 from benchmark.tracking.runs import (
     DEFAULT_VARIANT,
@@ -92,6 +93,7 @@ __all__ = [
     "register_champion",
     "resolve_tracking_uri",
     "finished_training_runs",
+    "skipped_architectures",
     "start_training_run",
     "sync_pending",
     "trial_run",

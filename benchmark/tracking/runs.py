@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 RUN_KIND_TRAINING = "training"
 RUN_KIND_COMPARISON = "comparison"
+SKIPPED_PARAM = "skipped_architectures"  # a comparison's {architecture: why} as JSON
 MAX_TAG_CHARS = 5000  # MLflow refuses longer tag values on some stores
 DEFAULT_VARIANT = "default"  # runs without a variant tag (older runs) are read as this
 
