@@ -281,3 +281,16 @@ def test_every_architecture_takes_colour_images_and_any_class_count(name) -> Non
     if reason is not None:  # too small for it: one line saying so
         assert reason.startswith("needs images larger than 8x8x1") and "\n" not in reason
     assert arch.unfit_reason(arch.defaults, (2, 2, 1), 10) is not None or name in {"mlp", "resnet"}
+
+
+def test_tune_on_digits_has_its_own_study_and_experiment(store, tmp_path, monkeypatch, capsys):
+    import optuna
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    args = ["tune", "--arch", "mlp", "--dataset", "digits", "--trials", "1", "--epochs", "1"]
+    done = in_process(*args, "--storage", storage, "--tracking-uri", store, cwd=tmp_path,
+                      monkeypatch=monkeypatch, capsys=capsys)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    study = optuna.load_study(study_name="digits-mlp", storage=storage)
+    assert study.user_attrs["dataset"] == "digits" and len(study.trials) == 1
+    assert MlflowClient(store).get_experiment_by_name("cnn-benchmark-digits") is not None
