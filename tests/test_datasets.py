@@ -294,3 +294,46 @@ def test_tune_on_digits_has_its_own_study_and_experiment(store, tmp_path, monkey
     study = optuna.load_study(study_name="digits-mlp", storage=storage)
     assert study.user_attrs["dataset"] == "digits" and len(study.trials) == 1
     assert MlflowClient(store).get_experiment_by_name("cnn-benchmark-digits") is not None
+
+
+def test_the_report_reloads_named_datasets_and_asks_for_a_folder_again(tmp_path) -> None:
+    import pandas as pd
+
+    from benchmark.report.mistakes import _request
+
+    run = pd.Series({"run_id": "r1", "dataset": "digits"})
+    assert _request(run, None) == Request("digits")
+    assert _request(pd.Series({"run_id": "r1", "dataset": "mnist"}), None) is None
+    pets = tmp_path / "pets"
+    pets.mkdir()
+    given = Request(str(pets), image_size=(16, 16))
+    assert _request(pd.Series({"run_id": "r2", "dataset": "pets"}), given) is given
+    with pytest.raises(BenchmarkError, match="trained on pets; pass its folder or .npz file"):
+        _request(pd.Series({"run_id": "r2", "dataset": "pets"}), None)
+
+
+def test_the_mistakes_gallery_shows_colour_images_with_class_names() -> None:
+    from benchmark.report.figures import mistakes_figure
+
+    images = np.zeros((2, 20, 24, 3), dtype=np.uint8)
+    images[..., 0] = 255  # red
+    figure = mistakes_figure(
+        images, np.array([0, 1]), np.array([1, 2]), np.array([0.9, 0.6]),
+        ("cat", "dog", "fox"), inverted=False,
+    )  # fmt: skip
+    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    assert titles == ["pred dog (0.90)\ntrue cat", "pred fox (0.60)\ntrue dog"]
+    shown = figure.axes[0].get_images()[0].get_array()
+    assert shown.shape == (20, 24, 3) and shown[0, 0].tolist() == [255, 0, 0]
+
+
+def test_predict_fits_pictures_to_the_model_input() -> None:
+    from benchmark.serving.predict import fit_pictures
+
+    picture = np.zeros((40, 30, 3), dtype=np.uint8)
+    picture[..., 1] = 200
+    assert fit_pictures([picture], (16, 12, 3)).shape == (1, 16, 12, 3)
+    grey = fit_pictures([picture], (8, 8, 1))
+    assert grey.shape == (1, 8, 8) and int(grey[0, 0, 0]) == round(200 * 0.587)
+    with pytest.raises(BenchmarkError, match="pass a model trained by this benchmark"):
+        fit_pictures([picture], (None, 8, 1))
