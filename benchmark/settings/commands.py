@@ -101,7 +101,7 @@ class RunSettings(Settings):
         metadata=cli(
             option("--subset", rule=subset_size,
                    help=f"train on a stratified subset of N images, {SUBSET_MIN} to "
-                   f"{SUBSET_MAX} (smoke runs)"),
+                   f"{SUBSET_MAX} (smoke runs; at most what validation leaves of the data)"),
             logged=True,
         ),
     )  # fmt: skip
@@ -229,7 +229,8 @@ class TuneSettings(Settings):
             option(
                 "--subset",
                 rule=subset_size,
-                help=f"tune on a stratified subset, {SUBSET_MIN} to {SUBSET_MAX} images",
+                help=f"tune on a stratified subset, {SUBSET_MIN} to {SUBSET_MAX} images "
+                "(at most the data's)",
             ),
             logged=True,
         ),

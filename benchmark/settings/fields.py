@@ -129,7 +129,7 @@ def storage_field() -> Any:
 
 def study_name_field() -> Any:
     """The --study-name option's field; None: the default study."""
-    help_ = "Optuna study (default mnist-<arch>, one per architecture)"
+    help_ = "Optuna study (default <dataset>-<arch>, e.g. mnist-basic: one per dataset and arch)"
     return field(default=None, metadata=cli(option("--study-name", help=help_)))
 
 
