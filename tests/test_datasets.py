@@ -337,3 +337,24 @@ def test_predict_fits_pictures_to_the_model_input() -> None:
     assert grey.shape == (1, 8, 8) and int(grey[0, 0, 0]) == round(200 * 0.587)
     with pytest.raises(BenchmarkError, match="pass a model trained by this benchmark"):
         fit_pictures([picture], (None, 8, 1))
+
+
+def test_an_rgb_folder_runs_and_predicts_class_names(tmp_path, store, monkeypatch, capsys):
+    root = rgb_folder(tmp_path / "pets")
+    common = ["--tracking-uri", store]
+    done = in_process("run", "--arch", "basic", "--epochs", "1", "--dataset", str(root), *common,
+                      cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "broken.png" in done.stdout  # the one warning line naming the skipped file
+    client = MlflowClient(store)
+    experiment = client.get_experiment_by_name("cnn-benchmark-pets")
+    (run,) = client.search_runs([experiment.experiment_id], "tags.run_kind = 'training'")
+    assert run.data.params["input_shape"] == "20x24x3" and run.data.params["num_classes"] == "3"
+    assert json.loads(run.data.tags["class_names"]) == ["cat", "dog", "fox"]
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(np.full((60, 45, 3), (200, 40, 10), dtype=np.uint8)).save(photo)
+    done = in_process("predict", str(photo), "--dataset", str(root), *common, cwd=tmp_path,
+                      monkeypatch=monkeypatch, capsys=capsys)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    label = done.stdout.split(": ", 1)[1].split(" (p=")[0]
+    assert label in {"cat", "dog", "fox"}, done.stdout
