@@ -35,7 +35,8 @@ def search_space(trial: Any) -> dict[str, Any]:
 
 @register(
     "mlp",
-    "no convolutions: two dense hidden layers on the flattened pixels; any image size",
+    "no convolutions: two dense hidden layers on the flattened pixels;"
+    " the MNIST baseline, fits any image size",
 )
 def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     """Flatten - Dense - Dropout - Dense - Dropout - Dense(classes)."""
