@@ -60,7 +60,11 @@ def _augmentation(params: dict[str, Any]) -> list[keras.layers.Layer]:
     ]
 
 
-@register("augmented", "six batch-norm convolutions trained on shifted, rotated, zoomed digits")
+@register(
+    "augmented",
+    "six batch-norm convolutions trained on shifted, rotated, zoomed digits;"
+    " designed for grey digits (no flips)",
+)
 def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     """Augmentation, two blocks of 3x3, 3x3 and strided 5x5 Conv-BN-ReLU, a BN dense layer."""
     return keras.Sequential(

@@ -35,7 +35,10 @@ def search_space(trial: Any) -> dict[str, Any]:
     }
 
 
-@register("basic", "the Keras notebook CNN: 3 convolutions, 2 max-pools, dense 64")
+@register(
+    "basic",
+    "the Keras notebook CNN: 3 convolutions, 2 max-pools, dense 64; designed for MNIST digits",
+)
 def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     """Conv(32, same)-Pool-Conv(64)-Pool-Conv(64)-Flatten-Dense(64)-Dense(classes)."""
     return keras.Sequential(

@@ -37,7 +37,10 @@ def search_space(trial: Any) -> dict[str, Any]:
     }
 
 
-@register("batchnorm", "the notebook CNN with batch normalisation after each layer")
+@register(
+    "batchnorm",
+    "the notebook CNN with batch normalisation after each layer; designed for MNIST digits",
+)
 def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     """basic's layers with Conv-BN-ReLU blocks, a BN dense layer and head dropout."""
     return keras.Sequential(

@@ -37,7 +37,10 @@ def search_space(trial: Any) -> dict[str, Any]:
     }
 
 
-@register("deeper", "VGG-style: five 3x3 convolutions in three stages, dense 128")
+@register(
+    "deeper",
+    "VGG-style: five 3x3 convolutions in three stages, dense 128; designed for MNIST digits",
+)
 def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     """Conv-Pool - [Conv-Conv-Pool] x 2 - Flatten - Dense - Dropout - Dense(classes)."""
     return keras.Sequential(

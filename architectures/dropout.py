@@ -39,7 +39,11 @@ def search_space(trial: Any) -> dict[str, Any]:
     }
 
 
-@register("dropout", "the notebook CNN with dropout after each pooling stage and in the head")
+@register(
+    "dropout",
+    "the notebook CNN with dropout after each pooling stage and in the head;"
+    " designed for MNIST digits",
+)
 def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     """basic's layers with Dropout after each pooling stage and before the output."""
     return keras.Sequential(

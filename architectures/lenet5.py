@@ -37,7 +37,10 @@ def search_space(trial: Any) -> dict[str, Any]:
     }
 
 
-@register("lenet5", "LeNet-5 (1998): 5x5 convolutions 6 and 16 maps, dense 120-84")
+@register(
+    "lenet5",
+    "LeNet-5 (1998): 5x5 convolutions 6 and 16 maps, dense 120-84; designed for 32x32 grey digits",
+)
 def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     """C1 5x5 (same) - S2 - C3 5x5 - S4 - F5 - F6 - output."""
     act = params["activation"]

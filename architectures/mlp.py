@@ -33,7 +33,11 @@ def search_space(trial: Any) -> dict[str, Any]:
     }
 
 
-@register("mlp", "no convolutions: two dense hidden layers on the flattened pixels")
+@register(
+    "mlp",
+    "no convolutions: two dense hidden layers on the flattened pixels;"
+    " the MNIST baseline, fits any image size",
+)
 def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     """Flatten - Dense - Dropout - Dense - Dropout - Dense(classes)."""
     return keras.Sequential(

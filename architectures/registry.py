@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,40 @@ class Architecture:
                 raise KeyError(f"{self.name} has no hyperparameter {key!r}")
             merged[key] = value
         return merged
+
+    def unfit_reason(
+        self, params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int
+    ) -> str | None:
+        """Why the model cannot be built for this input (a size reaching 0, say), or None.
+
+        Builds it symbolically (no weights trained, well under a second) and looks at every
+        layer's output shape.
+        """
+        size = "x".join(map(str, input_shape))
+        try:
+            model = self.build(params, input_shape, num_classes)
+        except Exception as error:  # noqa: BLE001 - Keras says why in its own words
+            text = re.sub(r"\x1b\[[0-9;]*m|\[[0-9;]*m", "", " ".join(str(error).split()))
+            if "would be zero or negative" in text:
+                return f"needs images larger than {size} (its layers shrink them to nothing)"
+            return f"cannot be built for {size} images ({text[:120] or type(error).__name__})"
+        for layer in _layers(model):
+            shape = getattr(layer, "output", None)
+            dims = getattr(shape, "shape", None) or ()
+            if any(dim is not None and dim <= 0 for dim in tuple(dims)[1:]):
+                shown = "x".join(str(dim) for dim in tuple(dims)[1:])
+                return f"needs images larger than {size}: its layer {layer.name} outputs {shown}"
+        return None
+
+
+def _layers(model: Any) -> list[Any]:
+    """Every layer of a model, nested models' layers included."""
+    found = []
+    for layer in getattr(model, "layers", []):
+        found.append(layer)
+        if hasattr(layer, "layers"):
+            found.extend(_layers(layer))
+    return found
 
 
 _REGISTRY: dict[str, Architecture] = {}

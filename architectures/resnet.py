@@ -47,7 +47,11 @@ def _residual_block(x: keras.KerasTensor, filters: int, stride: int) -> keras.Ke
     return layers.Activation("relu")(layers.Add()([y, shortcut]))
 
 
-@register("resnet", "a small ResNet: conv stem, 3 residual stages (14, 7, 4 px), global pooling")
+@register(
+    "resnet",
+    "a small ResNet: conv stem, 3 residual stages, global pooling;"
+    " ResNet was designed for photos, this one is sized for MNIST",
+)
 def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     """Stem - pool - residual stages at 14, 7 and 4 pixels - global average pool - Dense."""
     inputs = keras.Input(shape=input_shape)

@@ -44,7 +44,11 @@ def _separable_bn(filters: int) -> list[keras.layers.Layer]:
     ]
 
 
-@register("separable", "depthwise-separable convolutions with batch norm (MobileNet-style)")
+@register(
+    "separable",
+    "depthwise-separable convolutions with batch norm (MobileNet-style);"
+    " MobileNet was designed for photos, this one is sized for MNIST",
+)
 def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     """Conv stem - [SepConv-BN-ReLU-Pool] x 2 - SepConv - global average pool - Dense."""
     return keras.Sequential(

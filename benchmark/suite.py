@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -11,12 +12,14 @@ from mlflow.exceptions import MlflowException
 
 import architectures
 from benchmark import tracking
+from benchmark.data.sources import Request
 from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.redaction import redact_url
 from benchmark.results import champion, leaderboard, runs
 from benchmark.results import significance as comparison
 from benchmark.settings import SPLIT_SEED, TARGET_ACCURACY, RunSettings
+from benchmark.settings.data import data_request, dataset_name
 from benchmark.training import precision
 from benchmark.training.progress import EpochProgress, duration
 from benchmark.training.runner import train_and_evaluate
@@ -39,6 +42,20 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
     """run_suite without turning store failures into one line."""
     dtype = precision.resolve(settings.precision)  # float32 or bfloat16 on this machine
     tuned = _tuned_params(settings)
+    # The data and the architectures that fit it first: bad data leaves nothing in MLflow.
+    splits = load_splits(
+        settings.validation_fraction,
+        SPLIT_SEED,
+        settings.subset,
+        request=Request(**data_request(settings)),
+    )
+    log.info(
+        f"data: {splits.dataset} {splits.digest}  "
+        + "x".join(map(str, splits.input_shape))
+        + f", {splits.num_classes} classes  "
+        + "  ".join(f"{key} {value:,}" for key, value in splits.sizes.items())
+    )
+    archs, skipped = fitting_architectures(settings, splits, tuned)
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
     tracking.check_writable(settings.output_dir, "--output-dir")
     experiment_id = tracking.connect(uri, settings.experiment)
@@ -46,17 +63,15 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
         log.info(f"logged the kept results of {name}, trained by an earlier invocation")
     for name in tracking.close_orphaned_runs(experiment_id):
         log.warning(f"marked run {name} as KILLED: its process ended without closing it")
-    splits = load_splits(settings.validation_fraction, SPLIT_SEED, settings.subset)
-    log.info(
-        f"data: {splits.dataset} {splits.digest}  "
-        + "  ".join(f"{key} {value:,}" for key, value in splits.sizes.items())
-    )
 
     members: list[str] = []
     started = time.perf_counter()
     # Seed by seed: an interrupted invocation still leaves every architecture's first seeds.
-    jobs = [(seed, name) for seed in settings.seeds for name in settings.archs]
-    with tracking.comparison_run(experiment_id, "comparison", settings.logged_params()):
+    jobs = [(seed, name) for seed in settings.seeds for name in archs]
+    logged = settings.logged_params()
+    if skipped:
+        logged["skipped_architectures"] = json.dumps(skipped)
+    with tracking.comparison_run(experiment_id, "comparison", logged):
         tracking.check_artifacts_writable()  # before any training, not after it
         deferred = []  # configurations another live process trains: waited for at the end
         for index, (seed, name) in enumerate(jobs, start=1):
@@ -80,12 +95,39 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
             settings.output_dir,
             comparison.ensemble_metrics(board),
         )
-    log.info(champion.crown(experiment_id))
+    log.info(champion.crown(experiment_id, splits.dataset))
+    for name, reason in skipped.items():
+        log.warning(f"[{name}] skipped: {reason}")
+    board.attrs["skipped"] = skipped
     log.info(
         f"done in {duration(time.perf_counter() - started)}; leaderboard written to "
         f"{settings.output_dir / 'leaderboard.csv'} and leaderboard.md"
     )
     return board
+
+
+def fitting_architectures(
+    settings: RunSettings, splits: Splits, tuned: dict[str, Any]
+) -> tuple[list[str], dict[str, str]]:
+    """The architectures that can be built for the data, and why each other one cannot."""
+    fit, skipped = [], {}
+    for name in settings.archs:
+        arch = architectures.get(name)
+        best = tuned.get(name, ({}, {}))[0]
+        params = arch.params({**best, **settings.overrides()})
+        reason = arch.unfit_reason(params, splits.input_shape, splits.num_classes)
+        if reason is None:
+            fit.append(name)
+        else:
+            skipped[name] = reason
+            log.warning(f"[{name}] skipped: {reason}")
+    if not fit:
+        size = "x".join(map(str, splits.input_shape))
+        raise BenchmarkError(
+            f"the {splits.dataset} images ({size}) are too small for every architecture asked "
+            f"for ({', '.join(settings.archs)}); pass a larger --image-size or try --arch mlp"
+        )
+    return fit, skipped
 
 
 def _run_one(
@@ -191,7 +233,9 @@ def _tuned_params(settings: RunSettings) -> dict[str, tuple[dict[str, Any], dict
 
     found = {}
     for name in settings.archs:
-        study = settings.study_name or studies.default_study_name(name)
+        study = settings.study_name or studies.default_study_name(
+            name, dataset_name(settings.dataset)
+        )
         params, number, value = studies.best_params(settings.storage, study, name)
         log.info(
             f"{name}: best trial {number} of study {study} (val_accuracy {value:.4f}): {params}"

@@ -13,7 +13,9 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 import architectures
 from benchmark import logs
@@ -109,7 +111,35 @@ BAD_INPUT = [
     ("predict --model", "--model: expected one argument"),
     ("predict a.png --subset 3", "unrecognized arguments: --subset 3"),
     ("predict a.png --precision float32", "unrecognized arguments: --precision float32"),
-]
+    ("predict a.png --dataset nosuchset", "unknown dataset 'nosuchset'; choose from: mnist"),
+    # datasets: refused before any training, nothing written to MLflow
+    ("run --arch basic --dataset nosuchset", "unknown dataset 'nosuchset'; choose from: mnist, "
+     "digits, fashion_mnist, cifar10, cifar100, or give a folder"),
+    ("run --arch basic --dataset {tmp}/nowhere", "nowhere: no such folder or file"),
+    ("run --arch basic --dataset {tmp}/missing.npz", "missing.npz: no such file"),
+    ("run --arch basic --dataset {file}", "not a folder of images nor an .npz file"),
+    ("run --arch basic --dataset {data}/empty", "no class sub-folders"),
+    ("run --arch basic --dataset {data}/oneclass", "one class only (cats)"),
+    ("run --arch basic --dataset {data}/unreadable", "class folder 'dogs' has no readable image"),
+    ("run --arch basic --dataset {data}/nokey.npz", "nokey.npz: missing y_test"),
+    ("run --arch basic --dataset {data}/badlabels.npz", "y_train has label 7, out of range"),
+    ("run --arch basic --dataset {data}/negative.npz", "y_test has label -1; labels start at 0"),
+    ("run --arch basic lenet5 --dataset {data}/tiny", "(4x4x1) are too small for every "
+     "architecture asked for (basic, lenet5)"),
+    ("run --arch basic --dataset digits --subset 5000", "subset must be between 10 (one image "
+     "per class) and 1293"),
+    ("run --arch basic --dataset digits --image-size 8x8", "--image-size and --color apply to "
+     "a folder of images only"),
+    ("run --arch basic --dataset {data}/tiny --image-size 8by8", "--image-size: expected "
+     "HEIGHTxWIDTH"),
+    ("run --arch basic --dataset {data}/tiny --image-size 0x8", "each 1 to 4096 pixels"),
+    ("run --arch basic --dataset {data}/tiny --color blue", "--color: invalid choice: 'blue'"),
+    ("tune --arch basic --dataset nosuchset", "unknown dataset 'nosuchset'"),
+    ("tune --arch lenet5 --dataset digits", "cannot tune lenet5 on digits: it needs images "
+     "larger than 8x8x1"),
+    ("leaderboard --dataset nosuchset", "unknown dataset 'nosuchset'"),
+    ("report --dataset {tmp}/missing.npz", "missing.npz: no such file"),
+]  # fmt: skip
 # On hardware without native bfloat16 (tests/test_precision.py pretends to be such a CPU
 # anywhere), asking for it is refused, naming what auto would pick.
 if not hardware.cpu_info()[1] & {"avx512_bf16", "amx_bf16"} and not hardware.gpu_driver_present():
@@ -119,11 +149,44 @@ if not hardware.cpu_info()[1] & {"avx512_bf16", "amx_bf16"} and not hardware.gpu
     ]
 
 
+def make_datasets(folder: Path) -> None:
+    """Small broken datasets under folder/data, one per way a dataset can be wrong."""
+    data = folder / "data"
+    (data / "empty").mkdir(parents=True)
+    picture = np.full((6, 6), 200, dtype=np.uint8)
+    for name, classes in (("oneclass", ["cats"]), ("unreadable", ["cats", "dogs"])):
+        for label in classes:
+            (data / name / label).mkdir(parents=True)
+        for index in range(6):
+            Image.fromarray(picture).save(data / name / "cats" / f"{index}.png")
+    (data / "unreadable" / "dogs" / "dog.png").write_bytes(b"not an image")
+    for label in ("a", "b"):  # 4x4: larger than nothing, too small for basic and lenet5
+        (data / "tiny" / label).mkdir(parents=True)
+        for index in range(20):
+            Image.fromarray(np.full((4, 4), 10 * index, np.uint8)).save(
+                data / "tiny" / label / f"{index}.png"
+            )
+    x, y = np.zeros((10, 8, 8), np.uint8), np.arange(10) % 2
+    np.savez(data / "nokey.npz", x_train=x, y_train=y, x_test=x)
+    np.savez(
+        data / "badlabels.npz",
+        x_train=x,
+        y_train=y * 7,
+        x_test=x,
+        y_test=y,
+        class_names=["no", "yes"],
+    )
+    np.savez(data / "negative.npz", x_train=x, y_train=y, x_test=x, y_test=y - 1)
+
+
 def command_line(text: str, folder: Path) -> list[str]:
     """The row's arguments with its placeholders filled in for `folder`."""
     (folder / "notes.png").write_text("not an image\n")
     (folder / "empty.png").write_bytes(b"")
+    if "{data}" in text:
+        make_datasets(folder)
     places = {"tmp": folder, "file": folder / "notes.png", "empty": folder / "empty.png"}
+    places["data"] = folder / "data"
     return [part.format(**places) for part in text.split()]
 
 
@@ -137,6 +200,7 @@ def test_the_table_holds_sixty_distinct_bad_inputs_over_every_command() -> None:
 @pytest.mark.parametrize(("line", "fragment"), BAD_INPUT, ids=[row[0] for row in BAD_INPUT])
 def test_bad_input_is_one_line_and_a_non_zero_exit(line, fragment, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BENCHMARK_DATA_DIR", str(tmp_path / "data-cache"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     try:
         code = main(command_line(line, tmp_path))
@@ -161,6 +225,10 @@ CHECKED_BEFORE_LOADING = [
     "report --output /proc/nope",
     "leaderboard --ensemble-k 0",
     "predict {tmp}/missing.png",
+    "run --arch basic --dataset nosuchset",
+    "run --arch basic --dataset {tmp}/nowhere",
+    "run --arch basic --dataset digits --image-size 8x8",
+    "leaderboard --dataset nosuchset",
 ]
 
 

@@ -130,8 +130,18 @@ def test_to_model_input() -> None:
     np.testing.assert_allclose(result[0, :, :, 0], [[0.0, 1.0], [0.2, 0.4]], rtol=1e-6)
 
 
+def test_to_model_input_keeps_colour_channels() -> None:
+    images = np.zeros((2, 8, 6, 3), dtype=np.uint8)
+    assert to_model_input(images).shape == (2, 8, 6, 3)
+
+
 @pytest.mark.parametrize(
-    "images", [np.zeros((2, 28, 28), dtype=np.float32), np.zeros((2, 28, 28, 1), dtype=np.uint8)]
+    "images",
+    [
+        np.zeros((2, 28, 28), dtype=np.float32),
+        np.zeros((2, 28, 28, 2), dtype=np.uint8),
+        np.zeros((28, 28), dtype=np.uint8),
+    ],
 )
 def test_to_model_input_rejects_wrong_input(images: np.ndarray) -> None:
     with pytest.raises(BenchmarkError):

@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The `python -m benchmark` parser: list, run, tune, leaderboard, report and predict."""
     parser = _Parser(
         prog="python -m benchmark",
-        description="Benchmark CNN architectures on MNIST, tracked in MLflow.",
+        description="Benchmark CNN architectures on MNIST or your own images, tracked in MLflow.",
         epilog="-q/--quiet and -v/--verbose go before or after the command.",
     )
     _add_verbosity(parser, 0)

@@ -75,7 +75,12 @@ def _leaderboard(settings: Any, console: Any) -> int:
         raise BenchmarkError(f"no finished runs in experiment {settings.experiment!r} yet")
     _warn_of_machines(board)
     rendered = leaderboard.render(board, settings.format, settings.rank_by)
-    console.print(rendered) if settings.format == "table" else print(rendered, end="")
+    if settings.format != "table":
+        print(rendered, end="")
+        return 0
+    console.print(rendered)
+    for name, reason in tracking.skipped_architectures(experiment_id).items():
+        console.print(f"skipped {name}: {reason}")
     return 0
 
 
@@ -88,12 +93,15 @@ def _tune(settings: Any, console: Any) -> int:
 
 def _report(settings: Any, console: Any) -> int:
     from benchmark import report, tracking
+    from benchmark.data.sources import Request
+    from benchmark.settings.data import data_request
 
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
     experiment_id = tracking.connect(uri, settings.experiment, create=False)
     folder = settings.output or report.default_folder(settings.experiment)
+    request = Request(**data_request(settings))
     path, run_id = report.write_report(
-        experiment_id, settings.experiment, folder, ensemble_k=settings.ensemble_k
+        experiment_id, settings.experiment, folder, settings.ensemble_k, request
     )
     console.print(f"report written to {path}; logged to MLflow run {run_id} (run_kind=report)")
     return 0
@@ -106,6 +114,8 @@ def _run(settings: Any, console: Any) -> int:
     board = run_suite(settings)
     _warn_of_machines(board)
     console.print(leaderboard.render(board, "table"))
+    for name, reason in board.attrs.get("skipped", {}).items():
+        console.print(f"skipped {name}: {reason}")
     return 0
 
 
@@ -119,10 +129,16 @@ def _warn_of_machines(board: Any) -> None:
 
 
 def _predict(settings: Any) -> int:
-    """Print one line per readable image; report unreadable ones and exit 2 if there were any."""
+    """Print one line per readable image; report unreadable ones and exit 2 if there were any.
+
+    MNIST's champion (the default) gets MNIST-style centred digits; any other model gets the
+    images resized to its input, grey or colour, as its folder dataset's images were.
+    """
     from benchmark.serving import predict
 
-    paths, images, errors = predict.read_digits(settings.images)
+    mnist_style = settings.dataset == "mnist"
+    reader = predict.read_digits if mnist_style else predict.read_pictures
+    paths, images, errors = reader(settings.images)
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
     if paths:
@@ -130,7 +146,14 @@ def _predict(settings: Any) -> int:
         from benchmark import tracking
 
         uri = tracking.resolve_tracking_uri(settings.tracking_uri)
-        model = tracking.load_model(uri, settings.model or tracking.CHAMPION_URI)
-        for prediction in predict.classify(model, paths, images):
+        model = tracking.load_model(uri, settings.model_uri)
+        shape = tuple(model.input_shape[1:])
+        if mnist_style and shape != (28, 28, 1):  # a colour or other-sized model: resize
+            mnist_style = False
+            paths, images, _ = predict.read_pictures(paths)
+        if not mnist_style:
+            images = predict.fit_pictures(images, shape)
+        names = tracking.model_class_names(settings.model_uri)
+        for prediction in predict.classify(model, paths, images, names, mnist_style):
             print(prediction.line())
     return EXIT_USER_ERROR if errors else 0

@@ -1,4 +1,4 @@
-"""Turn a photo or drawing of one digit into a 28x28 MNIST-style image (white digit on black)."""
+"""Read image files for a model: MNIST-style centred 28x28 digits, or resized grey or colour."""
 
 from __future__ import annotations
 
@@ -92,3 +92,42 @@ def _centre(digit: np.ndarray) -> np.ndarray:
 def read_digit(path: Path) -> np.ndarray:
     """Read one image file of a digit as an MNIST-style uint8 (28, 28) array."""
     return to_mnist(read_grayscale(path), str(path))
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """Read an image file as uint8 (H, W, 3), transparency composited on white."""
+    if path.is_dir():
+        raise BenchmarkError(f"{path}: is a directory, not an image")
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+                image = Image.alpha_composite(white, image.convert("RGBA"))
+            image = image.convert("RGB")
+            image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BOX)
+            return np.asarray(image, dtype=np.uint8)
+    except FileNotFoundError:
+        raise BenchmarkError(f"{path}: no such file") from None
+    except UnidentifiedImageError:
+        raise BenchmarkError(f"{path}: not an image Pillow can read (PNG or JPEG)") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise BenchmarkError(f"{path}: could not read the image ({reason})") from None
+
+
+def fit_image(rgb: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Resize uint8 (H, W, 3) to a model input (height, width, channels): grey (H, W) or RGB.
+
+    The same steps a folder dataset's images went through: Lanczos resize, ITU-R 601 luma
+    for grey.
+    """
+    height, width, channels = shape
+    picture = Image.fromarray(rgb)
+    if (picture.height, picture.width) != (height, width):
+        picture = picture.resize((width, height), Image.Resampling.LANCZOS)
+    resized = np.asarray(picture, dtype=np.uint8)
+    if channels == 3:
+        return resized
+    weights = np.array([299, 587, 114], dtype=np.uint32)
+    return ((resized.astype(np.uint32) @ weights + 500) // 1000).astype(np.uint8)

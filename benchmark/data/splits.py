@@ -1,4 +1,4 @@
-"""Stratified train/validation/test splits of verified MNIST, and the model's input format."""
+"""Stratified train/validation/test splits of a dataset, and the model's input format."""
 
 from __future__ import annotations
 
@@ -10,13 +10,18 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from benchmark.data.mnist import load_mnist
+from benchmark.data.sources import Request
+from benchmark.data.sources import load as load_dataset
 from benchmark.errors import BenchmarkError
 from benchmark.settings import SPLIT_SEED, VALIDATION_FRACTION
 
 
 @dataclass(frozen=True)
 class Splits:
-    """Train/validation/test images (uint8, (N, 28, 28)) and labels (uint8) plus provenance."""
+    """Train/validation/test images and labels plus provenance.
+
+    Images are uint8, (N, H, W) when grey (as MNIST always was) and (N, H, W, 3) in colour.
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -28,6 +33,8 @@ class Splits:
     digest: str  # first 12 hex chars of SHA-256 over the full train and test data
     train_indices: np.ndarray  # into the original 60,000 training images
     val_indices: np.ndarray
+    class_names: tuple[str, ...] = ()  # empty: the label numbers
+    test_split: str = "given"  # or how the test set was held out from the data
 
     @property
     def sizes(self) -> dict[str, int]:
@@ -40,13 +47,20 @@ class Splits:
 
     @property
     def num_classes(self) -> int:
-        """Number of label classes (largest label + 1)."""
-        return int(max(self.y_train.max(), self.y_val.max(), self.y_test.max())) + 1
+        """Number of label classes: the class names, or the largest label + 1."""
+        largest = int(max(self.y_train.max(), self.y_val.max(), self.y_test.max())) + 1
+        return max(len(self.class_names), largest)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """A name for each class, the label numbers when the data has none."""
+        return self.class_names or tuple(str(label) for label in range(self.num_classes))
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
         """Shape of one model input, channels last."""
-        return (*self.x_train.shape[1:3], 1)
+        channels = self.x_train.shape[3] if self.x_train.ndim == 4 else 1
+        return (*self.x_train.shape[1:3], channels)
 
 
 def _stratified_take(indices: np.ndarray, labels: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -66,6 +80,8 @@ def make_splits(
     seed: int = SPLIT_SEED,
     subset: int | None = None,
     dataset: str = "mnist",
+    class_names: tuple[str, ...] = (),
+    test_split: str = "given",
 ) -> Splits:
     """Carve a stratified validation set from the training images; optionally a stratified training subset of `subset` images.
 
@@ -86,10 +102,18 @@ def make_splits(
     for array in (x_train, y_train, x_test, y_test):
         digest.update(np.ascontiguousarray(array).tobytes())
 
+    if x_train.ndim == 4 and x_train.shape[3] == 1:  # grey: (N, H, W), the same bytes
+        x_train, x_test = x_train[..., 0], x_test[..., 0]
     all_indices = np.arange(len(y_train))
-    train_idx, val_idx = train_test_split(
-        all_indices, test_size=validation_fraction, stratify=y_train, random_state=seed
-    )
+    try:
+        train_idx, val_idx = train_test_split(
+            all_indices, test_size=validation_fraction, stratify=y_train, random_state=seed
+        )
+    except ValueError as error:  # a class with a single training image, say
+        raise BenchmarkError(
+            f"cannot carve a stratified validation split from {len(y_train)} training images "
+            f"({error}); every class needs a few training images"
+        ) from None
     train_idx, val_idx = np.sort(train_idx), np.sort(val_idx)
     test_idx = np.arange(len(y_test))
     if subset is not None:
@@ -117,6 +141,8 @@ def make_splits(
         digest=digest.hexdigest()[:12],
         train_indices=train_idx,
         val_indices=val_idx,
+        class_names=tuple(class_names),
+        test_split=test_split,
     )
 
 
@@ -125,17 +151,30 @@ def load_splits(
     seed: int = SPLIT_SEED,
     subset: int | None = None,
     cache_dir: Path | None = None,
+    request: Request | None = None,
 ) -> Splits:
-    """Load verified MNIST and split it (see make_splits)."""
-    x_train, y_train, x_test, y_test = load_mnist(cache_dir)
-    return make_splits(x_train, y_train, x_test, y_test, validation_fraction, seed, subset, "mnist")
+    """Load a dataset (verified MNIST by default) and split it (see make_splits)."""
+    if request is None:
+        x_train, y_train, x_test, y_test = load_mnist(cache_dir)
+        return make_splits(
+            x_train, y_train, x_test, y_test, validation_fraction, seed, subset, "mnist",
+            tuple(str(digit) for digit in range(10)),
+        )  # fmt: skip
+    data = load_dataset(request)
+    return make_splits(
+        data.x_train, data.y_train, data.x_test, data.y_test, validation_fraction, seed, subset,
+        data.name, data.class_names, data.test_split,
+    )  # fmt: skip
 
 
 def to_model_input(images: np.ndarray) -> np.ndarray:
-    """uint8 (N,28,28) -> float32 (N,28,28,1) scaled to [0,1] (divide by 255)."""
+    """uint8 (N,H,W) or (N,H,W,C) -> float32 (N,H,W,C) scaled to [0,1] (divide by 255)."""
     # Refuse floats: scaling already-scaled images would silently shrink them again.
-    if images.dtype != np.uint8 or images.ndim != 3:
+    channels_ok = images.ndim == 3 or (images.ndim == 4 and images.shape[3] in (1, 3))
+    if images.dtype != np.uint8 or not channels_ok:
         raise BenchmarkError(
-            f"expected uint8 images of shape (N, H, W), got {images.dtype} {images.shape}"
+            f"expected uint8 images of shape (N, H, W) or (N, H, W, C), got {images.dtype} "
+            f"{images.shape}"
         )
-    return (images.astype(np.float32) / np.float32(255))[..., np.newaxis]
+    scaled = images.astype(np.float32) / np.float32(255)
+    return scaled[..., np.newaxis] if images.ndim == 3 else scaled

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark import tracking
+from benchmark.data.sources import Request
 from benchmark.errors import BenchmarkError
 from benchmark.report import data as report_data
 from benchmark.report import figures
@@ -22,7 +23,11 @@ MISTAKES_SHOWN = 60  # images in the mistakes gallery, six rows of ten
 
 
 def write_report(
-    experiment_id: str, experiment: str, folder: Path, ensemble_k: int | None = None
+    experiment_id: str,
+    experiment: str,
+    folder: Path,
+    ensemble_k: int | None = None,
+    request: Request | None = None,
 ) -> tuple[Path, str]:
     """Write folder/index.html for the experiment and log it to MLflow; return path and run id."""
     per_run = runs.read_runs(experiment_id)
@@ -38,7 +43,7 @@ def write_report(
         "pareto": lambda: _pareto(per_seed),
         "confusion-matrices": lambda: _confusions(per_seed),
         "per-class-f1": lambda: _f1(per_seed),
-        "mistakes": lambda: _mistakes(per_seed),
+        "mistakes": lambda: _mistakes(per_seed, request),
     }
     sections = []
     for section_id, builder in builders.items():
@@ -125,9 +130,9 @@ def _f1(runs: pd.DataFrame) -> Section:
     )
 
 
-def _mistakes(runs: pd.DataFrame) -> Section:
+def _mistakes(runs: pd.DataFrame, request: Request | None = None) -> Section:
     try:
-        found = best_model_mistakes(runs, MISTAKES_SHOWN)
+        found = best_model_mistakes(runs, MISTAKES_SHOWN, request)
     except BenchmarkError as error:
         log.warning("report: mistakes left out: %s", error)
         return Section("mistakes", note=f"left out: {error}")
@@ -139,7 +144,14 @@ def _mistakes(runs: pd.DataFrame) -> Section:
         mistakes=found,
         figure=Figure(
             figures.to_png(
-                figures.mistakes_figure(found.images, found.true, found.predicted, found.confidence)
+                figures.mistakes_figure(
+                    found.images,
+                    found.true,
+                    found.predicted,
+                    found.confidence,
+                    found.class_names,
+                    inverted=found.dataset == "mnist",
+                )
             ),
             "misclassified test images",
             f"The {shown} most confident mistakes{'' if shown == found.wrong else ' shown'}: "

@@ -66,6 +66,7 @@ def per_class_f1(best: pd.DataFrame) -> pd.DataFrame:
             continue
         report = json.loads(text)
         classes = [key for key in report if key not in SUMMARY_ROWS]
-        classes.sort(key=lambda key: (not key.isdigit(), int(key) if key.isdigit() else key))
+        if all(key.isdigit() for key in classes):  # label numbers: numeric order
+            classes.sort(key=int)
         rows[row.label] = {key: report[key]["f1-score"] for key in [*classes, "macro avg"]}
     return pd.DataFrame.from_dict(rows, orient="index")

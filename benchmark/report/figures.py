@@ -137,15 +137,36 @@ def f1_heatmap_figure(f1: pd.DataFrame) -> Figure:
 
 
 def mistakes_figure(
-    images: np.ndarray, true: np.ndarray, predicted: np.ndarray, confidence: np.ndarray
+    images: np.ndarray,
+    true: np.ndarray,
+    predicted: np.ndarray,
+    confidence: np.ndarray,
+    class_names: tuple[str, ...] = (),
+    inverted: bool = True,
 ) -> Figure:
-    """Misclassified images, ten to a row, each titled with prediction, confidence and truth."""
+    """Misclassified images, ten to a row, each titled with prediction, confidence and truth.
+
+    Images are shown in their own colours and size (grey 0 black, 255 white), except that
+    `inverted` draws MNIST's white-on-black digits dark on white, as on paper.
+    """
     fig, axes = _grid(len(images), min(10, len(images)), 1.25, 1.55)
+
+    def name(label: int) -> str:
+        return class_names[label][:14] if 0 <= label < len(class_names) else str(label)
+
     for ax, image, label, guess, probability in zip(
         axes, images, true, predicted, confidence, strict=True
     ):
-        ax.imshow(image, cmap="gray_r", interpolation="nearest")
-        ax.set_title(f"pred {guess} ({probability:.2f})\ntrue {label}", fontsize=8, color="crimson")
+        if image.ndim == 3 and image.shape[-1] == 3:
+            ax.imshow(image, interpolation="nearest")
+        else:
+            grey = image[..., 0] if image.ndim == 3 else image
+            ax.imshow(grey, cmap="gray_r" if inverted else "gray", vmin=0, vmax=255)
+        ax.set_title(
+            f"pred {name(int(guess))} ({probability:.2f})\ntrue {name(int(label))}",
+            fontsize=7,
+            color="crimson",
+        )
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout(pad=0.4)

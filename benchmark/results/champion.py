@@ -9,6 +9,8 @@ import pandas as pd
 
 from benchmark import tracking
 from benchmark.results import runs
+from benchmark.settings import DEFAULT_DATASET
+from benchmark.settings.data import registered_model
 
 
 @dataclass(frozen=True)
@@ -65,16 +67,17 @@ def _text(value: object) -> str:
     return "?" if pd.isna(value) else str(value)
 
 
-def crown(experiment_id: str) -> str:
-    """Give the champion alias to the best run (registering it if new); return one line to print."""
-    champion = choose(runs.read_champion_candidates(experiment_id))
+def crown(experiment_id: str, dataset: str = DEFAULT_DATASET) -> str:
+    """Give the dataset's champion alias to its best run (registering it if new); one line."""
+    champion = choose(runs.read_champion_candidates(experiment_id, dataset))
     if champion is None:
         return "champion: none yet (no finished training run has a validation accuracy)"
-    version, outcome = tracking.register_champion(champion.run_id, champion.tags())
+    model = registered_model(dataset)
+    version, outcome = tracking.register_champion(champion.run_id, champion.tags(), model)
     data = "" if champion.subset == str(runs.FULL_DATA) else f", {champion.subset}-image subset"
     note = {"registered": "", "unchanged": " (unchanged)", "moved": " (alias moved back to it)"}
     return (
         f"champion: {champion.arch} seed {champion.seed} (run {champion.run_id}, "
         f"val acc {champion.best_val_accuracy:.4f}, test acc {champion.test_accuracy:.4f}{data}) "
-        f"registered as {tracking.REGISTERED_MODEL} version {version}{note[outcome]}"
+        f"registered as {model} version {version}{note[outcome]}"
     )

@@ -12,6 +12,8 @@ import pandas as pd
 
 from benchmark import tracking
 from benchmark.results.metrics import METRIC_KEYS
+from benchmark.settings import DEFAULT_DATASET
+from benchmark.settings.data import registered_model
 
 DEFAULT_VARIANT = tracking.DEFAULT_VARIANT  # runs without a variant tag (older runs) read as this
 FULL_DATA = 0  # `subset` of a run trained on the whole training split
@@ -26,6 +28,7 @@ COLUMNS = [
     "seed",
     "label",
     "machine",
+    "dataset",
     *INTEGER_PARAMS,
     "validation_fraction",
     *METRIC_KEYS,
@@ -54,6 +57,8 @@ def table(runs: pd.DataFrame) -> pd.DataFrame:
     )
     rows["label"] = labels(rows["arch"], rows["variant"])
     rows["machine"] = _column(runs, "tags.machine")  # missing for runs logged before the tag
+    # Runs logged before datasets other than MNIST existed were all on MNIST.
+    rows["dataset"] = _column(runs, "params.dataset").fillna(DEFAULT_DATASET).astype(str)
     for name in INTEGER_PARAMS:
         rows[name] = _integers(_column(runs, f"params.{name}"))
     rows["validation_fraction"] = _floats(_column(runs, "params.validation_fraction"))
@@ -74,9 +79,10 @@ def read_runs(experiment_id: str, run_ids: list[str] | None = None) -> pd.DataFr
     return newest_per_seed(table(tracking.finished_training_runs(experiment_id, run_ids)))
 
 
-def read_champion_candidates(experiment_id: str) -> pd.DataFrame:
-    """Every finished training run of the experiment plus the current champion's run."""
-    return table(tracking.champion_candidates(experiment_id))
+def read_champion_candidates(experiment_id: str, dataset: str = DEFAULT_DATASET) -> pd.DataFrame:
+    """Every finished training run of the experiment on `dataset`, plus its current champion."""
+    rows = table(tracking.champion_candidates(experiment_id, registered_model(dataset)))
+    return rows[rows["dataset"] == dataset].reset_index(drop=True)
 
 
 def labels(arch: pd.Series, variant: pd.Series) -> pd.Series:

@@ -15,6 +15,9 @@ from benchmark.settings.commands import (
 from benchmark.settings.defaults import (
     CHAMPION_ALIAS,
     CHAMPION_URI,
+    COLORS,
+    DATASETS,
+    DEFAULT_DATASET,
     DEFAULT_EXPERIMENT,
     DEFAULT_STORAGE,
     DEFAULT_TRACKING_URI,
@@ -38,6 +41,9 @@ from benchmark.settings.fields import Option, Settings
 __all__ = [
     "CHAMPION_ALIAS",
     "CHAMPION_URI",
+    "COLORS",
+    "DATASETS",
+    "DEFAULT_DATASET",
     "DEFAULT_EXPERIMENT",
     "DEFAULT_STORAGE",
     "DEFAULT_TRACKING_URI",

@@ -7,8 +7,19 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import BenchmarkError
+from benchmark.settings.data import (
+    check_data,
+    color_field,
+    dataset_field,
+    dataset_kind,
+    dataset_name,
+    image_size_field,
+    registered_model,
+)
 from benchmark.settings.defaults import (
+    CHAMPION_ALIAS,
     CHAMPION_URI,
+    DEFAULT_DATASET,
     HEARTBEAT_SECONDS,
     MAX_FAILURES,
     PRUNERS,
@@ -94,7 +105,7 @@ class RunSettings(Settings):
         metadata=cli(
             option("--subset", rule=subset_size,
                    help=f"train on a stratified subset of N images, {SUBSET_MIN} to "
-                   f"{SUBSET_MAX} (smoke runs)"),
+                   f"{SUBSET_MAX} (smoke runs; at most what validation leaves of the data)"),
             logged=True,
         ),
     )  # fmt: skip
@@ -146,6 +157,9 @@ class RunSettings(Settings):
     precision: str = precision_field()
     ensemble_k: int | None = ensemble_k_field(logged=True)
     experiment: str = experiment_field()
+    dataset: str = dataset_field()
+    image_size: str | None = image_size_field()  # HxW
+    color: str | None = color_field()
     tracking_uri: str | None = tracking_uri_field()
     validation_fraction: float = VALIDATION_FRACTION
 
@@ -165,6 +179,7 @@ class RunSettings(Settings):
                 "drop --early-stopping"
             )
         check_architectures(self.archs)
+        check_data(self)
 
     @property
     def uses_early_stopping(self) -> bool:
@@ -237,7 +252,8 @@ class TuneSettings(Settings):
             option(
                 "--subset",
                 rule=subset_size,
-                help=f"tune on a stratified subset, {SUBSET_MIN} to {SUBSET_MAX} images",
+                help=f"tune on a stratified subset, {SUBSET_MIN} to {SUBSET_MAX} images "
+                "(at most the data's)",
             ),
             logged=True,
         ),
@@ -267,16 +283,20 @@ class TuneSettings(Settings):
         ),
     )  # fmt: skip
     experiment: str = experiment_field()
+    dataset: str = dataset_field()
+    image_size: str | None = image_size_field()  # HxW
+    color: str | None = color_field()
     tracking_uri: str | None = tracking_uri_field()
 
     def check(self) -> None:
-        """The architecture must be registered."""
+        """The architecture must be registered, the dataset known."""
         check_architectures([self.arch])
+        check_data(self)
 
     @property
     def name(self) -> str:
         """The study name: given, or derived from dataset and architecture."""
-        return self.study_name or default_study_name(self.arch)
+        return self.study_name or default_study_name(self.arch, dataset_name(self.dataset))
 
 
 @dataclass
@@ -297,7 +317,14 @@ class BoardSettings(Settings):
     )  # fmt: skip
     ensemble_k: int | None = ensemble_k_field()
     experiment: str = experiment_field()
+    dataset: str = dataset_field()
+    image_size: str | None = image_size_field()  # HxW
+    color: str | None = color_field()
     tracking_uri: str | None = tracking_uri_field()
+
+    def check(self) -> None:
+        """The dataset must be known."""
+        check_data(self)
 
 
 @dataclass
@@ -313,7 +340,14 @@ class ReportSettings(Settings):
     )  # fmt: skip
     ensemble_k: int | None = ensemble_k_field()
     experiment: str = experiment_field()
+    dataset: str = dataset_field()
+    image_size: str | None = image_size_field()  # HxW
+    color: str | None = color_field()
     tracking_uri: str | None = tracking_uri_field()
+
+    def check(self) -> None:
+        """The dataset must be known."""
+        check_data(self)
 
 
 @dataclass
@@ -327,6 +361,26 @@ class PredictSettings(Settings):
     model: str | None = field(
         default=None,
         metadata=cli(
-            option("--model", metavar="URI", help=f"MLflow model URI (default: {CHAMPION_URI})")
+            option("--model", metavar="URI",
+                   help=f"MLflow model URI (default: {CHAMPION_URI}, or the champion of "
+                   "--dataset)"),
         ),
-    )
+    )  # fmt: skip
+    dataset: str = field(
+        default=DEFAULT_DATASET,
+        metadata=cli(
+            option("--dataset", metavar="NAME|PATH",
+                   help="the dataset whose champion classifies the images and whose "
+                   f"preprocessing they get (default {DEFAULT_DATASET}: MNIST-style centring)"),
+        ),
+    )  # fmt: skip
+
+    def check(self) -> None:
+        """The dataset must be known."""
+        dataset_kind(self.dataset)
+
+    @property
+    def model_uri(self) -> str:
+        """--model, else the registered champion of the dataset."""
+        name = registered_model(dataset_name(self.dataset))
+        return self.model or f"models:/{name}@{CHAMPION_ALIAS}"

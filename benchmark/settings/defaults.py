@@ -5,7 +5,8 @@
 DEFAULT_STORAGE = "sqlite:///optuna.db"  # Optuna study storage, in the working directory
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow store, in the working directory
 DEFAULT_EXPERIMENT = "cnn-benchmark"  # MLflow experiment name
-REGISTERED_MODEL = "cnn-benchmark-mnist"  # the MLflow registered model the champion joins
+REGISTERED_MODEL_PREFIX = "cnn-benchmark-"  # + the dataset: the registered model it joins
+REGISTERED_MODEL = "cnn-benchmark-mnist"  # the MLflow registered model MNIST's champion joins
 CHAMPION_ALIAS = "champion"  # the alias of the registered model version `predict` loads
 CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}"
 
@@ -27,3 +28,8 @@ SAMPLERS = ("tpe", "random")
 PRECISIONS = ("auto", "float32", "bfloat16")
 PRUNERS = ("median", "hyperband", "none")
 RANKINGS = ("test_accuracy", "time_to_target")  # what leaderboard --rank-by sorts rows by
+# Datasets known by name (benchmark.data.sources registers one module each; a test checks the
+# two agree); anything else given to --dataset is a folder of images or an .npz file.
+DATASETS = ("mnist", "digits", "fashion_mnist", "cifar10", "cifar100")
+DEFAULT_DATASET = "mnist"
+COLORS = ("grayscale", "rgb")

@@ -105,9 +105,15 @@ def cli(*options: Option, read: Any = None, logged: bool = False) -> dict[str, A
 
 def experiment_field() -> Any:
     """The --experiment option's field."""
-    return field(
-        default=DEFAULT_EXPERIMENT,
-        metadata=cli(option("--experiment", help="MLflow experiment name")),
+    return field(  # None until checked: then the dataset's default experiment
+        default=None,
+        metadata=cli(
+            option(
+                "--experiment",
+                help=f"MLflow experiment name (default {DEFAULT_EXPERIMENT}, or "
+                f"{DEFAULT_EXPERIMENT}-<dataset> for datasets other than MNIST)",
+            )
+        ),
     )
 
 
@@ -158,7 +164,7 @@ def storage_field() -> Any:
 
 def study_name_field() -> Any:
     """The --study-name option's field; None: the default study."""
-    help_ = "Optuna study (default mnist-<arch>, one per architecture)"
+    help_ = "Optuna study (default <dataset>-<arch>, e.g. mnist-basic: one per dataset and arch)"
     return field(default=None, metadata=cli(option("--study-name", help=help_)))
 
 
@@ -223,7 +229,7 @@ class Settings:
                         opt.rule(value)
                     except ValueError as error:
                         raise BenchmarkError(f"argument {opt.flags[0]}: {error}") from None
-                if choices and value not in choices:
+                if choices and value is not None and value not in choices:
                     raise BenchmarkError(
                         f"argument {opt.flags[0]}: invalid choice: {value!r} "
                         f"(choose from {', '.join(choices)})"

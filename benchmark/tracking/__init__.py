@@ -23,6 +23,7 @@ from benchmark.tracking.model_registry import (
     REGISTERED_MODEL,
     champion_candidates,
     load_model,
+    model_class_names,
     register_champion,
 )
 from benchmark.tracking.processes import close_orphaned_runs, git_commit
@@ -32,6 +33,7 @@ from benchmark.tracking.reading import (
     load_run_model,
     load_test_probabilities,
     metric_history,
+    skipped_architectures,
 )
 from benchmark.tracking.runs import (
     DEFAULT_VARIANT,
@@ -81,6 +83,7 @@ __all__ = [
     "load_model",
     "load_run_model",
     "load_test_probabilities",
+    "model_class_names",
     "log_comparison",
     "log_report",
     "log_result",
@@ -90,6 +93,7 @@ __all__ = [
     "register_champion",
     "resolve_tracking_uri",
     "finished_training_runs",
+    "skipped_architectures",
     "start_training_run",
     "sync_pending",
     "trial_run",

@@ -43,7 +43,9 @@ def write_result(result: TrainingResult, folder: Path) -> None:
         probabilities=np.asarray(result.probabilities, dtype=np.float32),
         y_true=np.asarray(result.y_true, dtype=np.uint8),
     )
-    labels = [str(label) for label in range(result.probabilities.shape[1])]
+    labels = list(result.class_names) or [
+        str(label) for label in range(result.probabilities.shape[1])
+    ]
     matrix = confusion_matrix(result.y_true, result.y_pred, labels=range(len(labels)))
     title = f"{result.arch}: test accuracy {result.test_metrics['test_accuracy']:.4f}"
     matrix_figure = plots.confusion_matrix_figure(matrix, labels, title)

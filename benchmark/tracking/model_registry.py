@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 
 import keras
 import mlflow
@@ -18,17 +19,17 @@ from benchmark.tracking.reading import finished_training_runs
 from benchmark.tracking.store import check_store
 
 
-def _champion_version(client: MlflowClient) -> ModelVersion | None:
+def _champion_version(client: MlflowClient, model: str = REGISTERED_MODEL) -> ModelVersion | None:
     """The model version the champion alias points at, or None when there is none yet."""
     try:
-        return client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS)
+        return client.get_model_version_by_alias(model, CHAMPION_ALIAS)
     except MlflowException as error:  # no registered model, or no alias on it
         if error.error_code == "RESOURCE_DOES_NOT_EXIST":
             return None
         raise
 
 
-def champion_candidates(experiment_id: str) -> pd.DataFrame:
+def champion_candidates(experiment_id: str, model: str = REGISTERED_MODEL) -> pd.DataFrame:
     """Finished training runs of the experiment plus the run behind the current champion.
 
     The incumbent takes part wherever it was trained, so a run in another experiment (a smoke
@@ -36,7 +37,7 @@ def champion_candidates(experiment_id: str) -> pd.DataFrame:
     """
     runs = finished_training_runs(experiment_id)
     try:
-        current = _champion_version(MlflowClient())
+        current = _champion_version(MlflowClient(), model)
     except MlflowException as error:
         raise BenchmarkError(
             f"reading the champion from {mlflow.get_tracking_uri()} failed: {first_line(error)}"
@@ -60,7 +61,9 @@ def _logged_model_uri(client: MlflowClient, run_id: str) -> str:
     return f"models:/{logged[-1].model_id}" if logged else f"runs:/{run_id}/model"
 
 
-def register_champion(run_id: str, tags: dict[str, str]) -> tuple[int, str]:
+def register_champion(
+    run_id: str, tags: dict[str, str], model: str = REGISTERED_MODEL
+) -> tuple[int, str]:
     """Point the champion alias at the run's model; return (version, what happened).
 
     What happened is "registered" (a new version), "unchanged" (the alias already pointed at
@@ -69,22 +72,19 @@ def register_champion(run_id: str, tags: dict[str, str]) -> tuple[int, str]:
     """
     client = MlflowClient()
     try:
-        current = _champion_version(client)
+        current = _champion_version(client, model)
         if current is not None and current.run_id == run_id:
             return int(current.version), "unchanged"
-        existing = client.search_model_versions(
-            f"name = '{REGISTERED_MODEL}' and run_id = '{run_id}'"
-        )
+        existing = client.search_model_versions(f"name = '{model}' and run_id = '{run_id}'")
         if existing:
             version, outcome = str(existing[0].version), "moved"
         else:
             # register_model prints "Successfully registered ..." itself; the caller says it once.
             with contextlib.redirect_stderr(io.StringIO()):
-                created = mlflow.register_model(
-                    _logged_model_uri(client, run_id), REGISTERED_MODEL, tags=tags
-                )
-            version, outcome = _first_version(client, run_id, str(created.version)), "registered"
-        client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, version)
+                created = mlflow.register_model(_logged_model_uri(client, run_id), model, tags=tags)
+            version = _first_version(client, run_id, str(created.version), model)
+            outcome = "registered"
+        client.set_registered_model_alias(model, CHAMPION_ALIAS, version)
     except MlflowException as error:
         raise BenchmarkError(
             f"registering the champion in {mlflow.get_tracking_uri()} failed: {first_line(error)}"
@@ -92,16 +92,18 @@ def register_champion(run_id: str, tags: dict[str, str]) -> tuple[int, str]:
     return int(version), outcome
 
 
-def _first_version(client: MlflowClient, run_id: str, created: str) -> str:
+def _first_version(
+    client: MlflowClient, run_id: str, created: str, model: str = REGISTERED_MODEL
+) -> str:
     """The run's oldest version; a newer one made at the same moment by another process goes.
 
     Two processes crowning the same run at once both find no version of it and both register
     one; each then keeps the oldest, so the run ends with one version whoever finishes last.
     """
-    versions = client.search_model_versions(f"name = '{REGISTERED_MODEL}' and run_id = '{run_id}'")
+    versions = client.search_model_versions(f"name = '{model}' and run_id = '{run_id}'")
     oldest = str(min([int(created), *(int(found.version) for found in versions)]))
     if oldest != created:
-        client.delete_model_version(REGISTERED_MODEL, created)
+        client.delete_model_version(model, created)
     return oldest
 
 
@@ -112,11 +114,32 @@ def load_model(tracking_uri: str, model_uri: str = CHAMPION_URI) -> keras.Model:
     try:
         return mlflow.keras.load_model(model_uri)
     except MlflowException as error:
-        if model_uri == CHAMPION_URI and error.error_code == "RESOURCE_DOES_NOT_EXIST":
+        champion = model_uri.endswith(f"@{CHAMPION_ALIAS}")
+        if champion and error.error_code == "RESOURCE_DOES_NOT_EXIST":
             raise BenchmarkError(
                 f"no champion model in {tracking_uri} yet; run 'python -m benchmark run --all' "
-                f"first (it registers the best run as {CHAMPION_URI}) or pass --tracking-uri"
+                f"first (it registers the best run as {model_uri}) or pass --tracking-uri"
             ) from None
         raise BenchmarkError(f"could not load model {model_uri}: {first_line(error)}") from None
     except Exception as error:  # a broken store or artifact is the user's setup to fix
         raise BenchmarkError(f"could not load model {model_uri}: {first_line(error)}") from None
+
+
+def model_class_names(model_uri: str) -> tuple[str, ...]:
+    """The class names the model's training run recorded; () when unknown (older runs)."""
+    client = MlflowClient()
+    try:
+        if model_uri.startswith("runs:/"):
+            run_id = model_uri.removeprefix("runs:/").split("/")[0]
+        elif model_uri.startswith("models:/") and "@" in model_uri:
+            name, alias = model_uri.removeprefix("models:/").split("@", 1)
+            run_id = client.get_model_version_by_alias(name, alias).run_id
+        elif model_uri.startswith("models:/") and model_uri.count("/") == 2:
+            name, version = model_uri.removeprefix("models:/").split("/")
+            run_id = client.get_model_version(name, version).run_id
+        else:
+            return ()
+        names = json.loads(client.get_run(run_id).data.tags.get("class_names", "[]"))
+    except (MlflowException, ValueError, TypeError):
+        return ()
+    return tuple(str(name) for name in names) if isinstance(names, list) else ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.tracking.artifacts import PROBABILITIES_ARTIFACT
-from benchmark.tracking.runs import RUN_KIND_TRAINING
+from benchmark.tracking.runs import RUN_KIND_COMPARISON, RUN_KIND_TRAINING, SKIPPED_PARAM
 
 # The leaderboard downloads one small artifact per run; a progress bar each would bury it.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -31,6 +32,22 @@ def finished_training_runs(experiment_id: str, run_ids: list[str] | None = None)
     if run_ids is not None and not runs.empty:
         runs = runs[runs["run_id"].isin(run_ids)]
     return runs
+
+
+def skipped_architectures(experiment_id: str) -> dict[str, str]:
+    """Architectures the newest comparison skipped as too large for the data, with why."""
+    runs = MlflowClient().search_runs(
+        [experiment_id],
+        filter_string=f"tags.run_kind = '{RUN_KIND_COMPARISON}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    text = runs[0].data.params.get(SKIPPED_PARAM, "{}") if runs else "{}"
+    try:
+        skipped = json.loads(text)
+    except ValueError:  # not written by this code
+        return {}
+    return {str(k): str(v) for k, v in skipped.items()} if isinstance(skipped, dict) else {}
 
 
 def metric_history(run_id: str, key: str) -> list[float]:

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 RUN_KIND_TRAINING = "training"
 RUN_KIND_COMPARISON = "comparison"
+SKIPPED_PARAM = "skipped_architectures"  # a comparison's {architecture: why} as JSON
+MAX_TAG_CHARS = 5000  # MLflow refuses longer tag values on some stores
 DEFAULT_VARIANT = "default"  # runs without a variant tag (older runs) are read as this
 
 
@@ -41,6 +43,8 @@ def config_hash(arch: str, params: dict[str, Any], seed: int, splits: Splits, **
         **splits.sizes,
         **extra,
     }
+    if splits.dataset != "mnist":  # MNIST hashes stay as they were: its finished runs count
+        payload |= {"dataset": splits.dataset, "input_shape": list(splits.input_shape)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[
         :16
     ]
@@ -124,6 +128,7 @@ def start_training_run(
         "variant": variant,
         "config_hash": config,
         "dataset_digest": splits.digest,
+        "class_names": json.dumps(list(splits.names))[:MAX_TAG_CHARS],
         HEARTBEAT_TAG: f"{time.time():.0f}",  # the claim on the configuration, renewed
         # Which machine, and which arithmetic, the timings of this run come from.
         **hardware.fingerprint(str(extra_params.get("precision", "float32"))),
@@ -134,6 +139,10 @@ def start_training_run(
         **params,
         "arch": arch,
         "dataset": splits.dataset,
+        "dataset_digest": splits.digest,
+        "input_shape": "x".join(map(str, splits.input_shape)),
+        "num_classes": splits.num_classes,
+        "test_split": splits.test_split,
         "seed": seed,
         **splits.sizes,
         **extra_params,

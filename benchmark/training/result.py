@@ -37,6 +37,7 @@ class TrainingResult:
     time_to_target_seconds: float | None  # None: no epoch reached target_accuracy
     stopped_at_target: bool  # trained until the target (--target-accuracy), not a fixed budget
     model: Any = field(repr=False)
+    class_names: tuple[str, ...] = ()  # one per label; empty: the label numbers
 
     @property
     def epochs_run(self) -> int:

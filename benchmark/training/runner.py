@@ -220,4 +220,5 @@ def train_and_evaluate(
             history["val_accuracy"], outcome.epoch_end_seconds, target_accuracy
         ),
         model=model,
+        class_names=splits.names,
     )

@@ -15,10 +15,12 @@ from optuna_integration import KerasPruningCallback
 
 import architectures
 from benchmark import logs, tracking
+from benchmark.data.sources import Request
 from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.redaction import redact_url
 from benchmark.settings import SPLIT_SEED, TuneSettings
+from benchmark.settings.data import data_request
 from benchmark.training import precision
 from benchmark.training.progress import EpochProgress, duration
 from benchmark.training.runner import fit
@@ -139,7 +141,7 @@ def work(
 ) -> None:
     """Run trials until the study has `settings.trials` finished ones or time is up."""
     storage = studies.open_storage(settings.storage, settings.heartbeat_seconds)
-    splits = load_splits(subset=settings.subset, seed=SPLIT_SEED)
+    splits = _splits(settings)
     probe = optuna.load_study(study_name=settings.name, storage=storage)
     max_epochs = probe.user_attrs["max_epochs"]
     study = optuna.load_study(
@@ -167,17 +169,27 @@ def work(
         study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=True)
 
 
+def _splits(settings: TuneSettings) -> Splits:
+    """The dataset the settings name, split with the fixed seed."""
+    request = Request(**data_request(settings))
+    return load_splits(subset=settings.subset, seed=SPLIT_SEED, request=request)
+
+
 def tune(settings: TuneSettings) -> dict[str, Any]:
     """Bring the study to `settings.trials` finished trials; log it to MLflow; return a summary."""
     if logs.verbosity() <= 0:
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures: one line of ours
     dtype = precision.resolve(settings.precision)  # refuses bfloat16 on hardware without it
-    # The tracking store first: an unreachable one must leave no study behind, subset pinned.
+    # The data first (bad data leaves nothing behind), then the tracking store: an
+    # unreachable one must leave no study behind, subset pinned.
+    splits = _splits(settings)
+    arch = architectures.get(settings.arch)
+    reason = arch.unfit_reason(arch.defaults, splits.input_shape, splits.num_classes)
+    if reason is not None:
+        raise BenchmarkError(f"cannot tune {arch.name} on {splits.dataset}: it {reason}")
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
     experiment_id = tracking.connect(uri, settings.experiment)
     storage = studies.open_storage(settings.storage, settings.heartbeat_seconds)
-    splits = load_splits(subset=settings.subset, seed=SPLIT_SEED)
-    arch = architectures.get(settings.arch)
     study = studies.open_study(settings.name, storage, arch, splits, settings.epochs)
     since = failures.first_new_trial(study)
     before = studies.counts(study)
