@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +19,16 @@ MAX_SIDE = 1024  # larger photos are shrunk first: the digit ends up 20 pixels t
 
 def read_grayscale(path: Path) -> np.ndarray:
     """Read an image file as float grey levels in [0, 255], transparency composited on white."""
+    return _read(path, _to_gray)
+
+
+def _read(path: Path, convert: Callable[[Image.Image], np.ndarray]) -> np.ndarray:
+    """Open an image file, upright by its EXIF rotation, and convert it; one line if it fails."""
     if path.is_dir():
         raise BenchmarkError(f"{path}: is a directory, not an image")
     try:
         with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)  # phone photos store rotation in EXIF
-            return _to_gray(image)
+            return convert(ImageOps.exif_transpose(image))  # phones store rotation in EXIF
     except FileNotFoundError:
         raise BenchmarkError(f"{path}: no such file") from None
     except UnidentifiedImageError:
@@ -33,14 +38,19 @@ def read_grayscale(path: Path) -> np.ndarray:
         raise BenchmarkError(f"{path}: could not read the image ({reason})") from None
 
 
+def _on_white(image: Image.Image) -> Image.Image:
+    """The image with any transparency composited on a white background."""
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, image.convert("RGBA"))
+    return image
+
+
 def _to_gray(image: Image.Image) -> np.ndarray:
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit and float greyscale
         gray = np.asarray(image, dtype=np.float64)
         return gray / 257.0 if gray.max() > 255 else gray
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(white, image.convert("RGBA"))
-    image = image.convert("L")
+    image = _on_white(image).convert("L")
     image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BOX)
     return np.asarray(image, dtype=np.float64)
 
@@ -96,24 +106,13 @@ def read_digit(path: Path) -> np.ndarray:
 
 def read_rgb(path: Path) -> np.ndarray:
     """Read an image file as uint8 (H, W, 3), transparency composited on white."""
-    if path.is_dir():
-        raise BenchmarkError(f"{path}: is a directory, not an image")
-    try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-                white = Image.new("RGBA", image.size, (255, 255, 255, 255))
-                image = Image.alpha_composite(white, image.convert("RGBA"))
-            image = image.convert("RGB")
-            image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BOX)
-            return np.asarray(image, dtype=np.uint8)
-    except FileNotFoundError:
-        raise BenchmarkError(f"{path}: no such file") from None
-    except UnidentifiedImageError:
-        raise BenchmarkError(f"{path}: not an image Pillow can read (PNG or JPEG)") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        reason = " ".join(str(error).split()) or type(error).__name__
-        raise BenchmarkError(f"{path}: could not read the image ({reason})") from None
+    return _read(path, _to_rgb)
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    image = _on_white(image).convert("RGB")
+    image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BOX)
+    return np.asarray(image, dtype=np.uint8)
 
 
 def fit_image(rgb: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,27 +29,28 @@ class Prediction:
 
 def read_digits(paths: list[str]) -> tuple[list[str], np.ndarray, list[str]]:
     """Preprocess every readable file; return its paths, uint8 (N, 28, 28) images and errors."""
-    good, images, errors = [], [], []
-    for path in paths:
-        try:
-            images.append(read_digit(Path(path)))
-            good.append(path)
-        except BenchmarkError as error:
-            errors.append(str(error))
+    good, images, errors = _read_each(paths, read_digit)
     stacked = np.stack(images) if images else np.zeros((0, MNIST_SIZE, MNIST_SIZE), np.uint8)
     return good, stacked, errors
 
 
 def read_pictures(paths: list[str]) -> tuple[list[str], list[np.ndarray], list[str]]:
     """Read every readable file as uint8 RGB at its own size; return paths, pictures, errors."""
-    good, pictures, errors = [], [], []
+    return _read_each(paths, read_rgb)
+
+
+def _read_each(
+    paths: list[str], read: Callable[[Path], np.ndarray]
+) -> tuple[list[str], list[np.ndarray], list[str]]:
+    """Read every file that can be read; its paths, arrays, and one error line per other file."""
+    good, arrays, errors = [], [], []
     for path in paths:
         try:
-            pictures.append(read_rgb(Path(path)))
+            arrays.append(read(Path(path)))
             good.append(path)
         except BenchmarkError as error:
             errors.append(str(error))
-    return good, pictures, errors
+    return good, arrays, errors
 
 
 def fit_pictures(pictures: list[np.ndarray], input_shape: tuple[int, ...]) -> np.ndarray:
