@@ -66,6 +66,14 @@ def store_figures(uri: str, experiment: str = DEFAULT_EXPERIMENT) -> dict[str, i
     }
 
 
+def refused_before_training(scenario: str, started: float) -> dict:
+    """The figures of a scenario refused before any training: nothing trained, nothing left."""
+    return {
+        "scenario": scenario, "trainings": 0, "lost": 0, "duplicates": 0, "running": 0,
+        "seconds": time.monotonic() - started, "bound": None, "note": "refused before training",
+    }  # fmt: skip
+
+
 def test_unwritable_output_dir_is_refused_before_training(
     tmp_path, monkeypatch, capsys, fault_report
 ) -> None:
@@ -77,10 +85,7 @@ def test_unwritable_output_dir_is_refused_before_training(
     )  # fmt: skip
     assert "--output-dir /proc/nope is not writable" in one_line_error(result)
     assert training_runs(f"sqlite:///{tmp_path / 'mlflow.db'}") == []
-    fault_report.update(
-        scenario="unwritable --output-dir", trainings=0, lost=0, duplicates=0, running=0,
-        seconds=time.monotonic() - started, bound=None, note="refused before training",
-    )  # fmt: skip
+    fault_report.update(refused_before_training("unwritable --output-dir", started))
 
 
 def test_read_only_artifact_store_is_refused_before_training(
@@ -98,10 +103,7 @@ def test_read_only_artifact_store_is_refused_before_training(
     )  # fmt: skip
     assert "artifact store" in one_line_error(result)
     assert training_runs(f"sqlite:///{tmp_path / 'mlflow.db'}") == []
-    fault_report.update(
-        scenario="read-only artifact store", trainings=0, lost=0, duplicates=0, running=0,
-        seconds=time.monotonic() - started, bound=None, note="refused before training",
-    )  # fmt: skip
+    fault_report.update(refused_before_training("read-only artifact store", started))
 
 
 def test_sqlite_store_that_cannot_be_written_fails_fast(
