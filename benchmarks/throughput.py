@@ -10,11 +10,16 @@ repeats, and the ratio of the baseline's median to the setting's median (above 1
     uv run python benchmarks/throughput.py                       # basic and augmented
     uv run python benchmarks/throughput.py --arch basic --epochs 4 --repeats 3
 
-Settings: `float32` (numpy arrays into model.fit: the baseline, what `run` does today),
-`tf.data` (from_tensor_slices, shuffle, batch, prefetch), `threads` (intra-op threads = cores,
-inter-op 1), `steps/exec 16` (steps_per_execution=16), `bfloat16` (Keras mixed_bfloat16; only
+Settings: `float32` (numpy arrays into model.fit with TensorFlow's defaults, oneDNN on: the
+baseline), `tf.data` (from_tensor_slices, shuffle, batch, prefetch), `threads` (intra-op threads
+= cores, inter-op 1), `steps/exec 16` (steps_per_execution=16), `tf.data+steps` (both),
+`tf.data augment` (the model's random augmentation layers moved into that pipeline's map, for
+`augmented`), `oneDNN off` (TF_ENABLE_ONEDNN_OPTS=0: TensorFlow's own kernels; `run` picks this
+on x86 CPUs without AVX-512, where it measured faster; with TF_ENABLE_ONEDNN_OPTS=0 in the
+environment every setting runs so, the baseline too), `bfloat16` (Keras mixed_bfloat16; only
 where the hardware computes bfloat16 natively, unless --emulated-bf16), and `jit` with --jit.
-It runs unchanged on a GPU machine (the header names the GPU).
+`CPU %` is the child's CPU seconds over wall seconds in the timed epochs: 200% keeps two cores
+busy. It runs unchanged on a GPU machine (the header names the GPU).
 """
 
 from __future__ import annotations
@@ -29,12 +34,24 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-SETTINGS = ("float32", "tf.data", "threads", "steps/exec 16", "bfloat16", "jit")
+SETTINGS = (
+    "float32",
+    "tf.data",
+    "threads",
+    "steps/exec 16",
+    "tf.data+steps",
+    "tf.data augment",
+    "oneDNN off",
+    "bfloat16",
+    "jit",
+)
 TRAIN_SIZE, VAL_SIZE = 54_000, 6_000
 
 
 def child(arch_name: str, setting: str, epochs: int, train_size: int = TRAIN_SIZE) -> None:
     """Train once under one setting and print {"epoch_seconds": [...]} as the last line."""
+    if setting == "oneDNN off":
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # read once, when TensorFlow loads
     import tensorflow as tf
 
     if setting == "threads":
@@ -57,30 +74,49 @@ def child(arch_name: str, setting: str, epochs: int, train_size: int = TRAIN_SIZ
     params = dict(arch.defaults)
     keras.utils.set_random_seed(0)
     model = arch.build(params, x.shape[1:], 10)
+    augment = None
+    if setting == "tf.data augment":
+        # Move the model's random augmentation layers into the input pipeline, where tf.data
+        # runs them on its own threads, overlapping the training steps.
+        moved = [layer for layer in model.layers if layer.__class__.__name__.startswith("Random")]
+        if not moved:
+            raise SystemExit(f"error: {arch_name} has no augmentation layers to move")
+        kept = [layer for layer in model.layers if layer not in moved]
+        model = keras.Sequential([keras.Input(shape=x.shape[1:]), *kept], name=model.name)
+        augment = keras.Sequential(moved)
     model.compile(
         optimizer=make_optimizer(params["optimizer"], params["learning_rate"]),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        steps_per_execution=16 if setting == "steps/exec 16" else 1,
+        steps_per_execution=16 if setting in ("steps/exec 16", "tf.data+steps") else 1,
         jit_compile=setting == "jit",
     )
     ends: list[float] = []
-    clock = keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: ends.append(time.perf_counter())
-    )
+    cpu: list[float] = []
+
+    def clock_epoch(epoch: int, logs: dict) -> None:
+        ends.append(time.perf_counter())
+        cpu.append(sum(os.times()[:2]))
+
+    clock = keras.callbacks.LambdaCallback(on_epoch_end=clock_epoch)
     batch = params["batch_size"]
-    if setting == "tf.data":
+    if setting in ("tf.data", "tf.data+steps", "tf.data augment"):
         data = (
             tf.data.Dataset.from_tensor_slices((x_fit, y_fit))
             .shuffle(len(x_fit), seed=0, reshuffle_each_iteration=True)
             .batch(batch)
-            .prefetch(tf.data.AUTOTUNE)
         )
+        if augment is not None:
+            data = data.map(
+                lambda images, labels: (augment(images, training=True), labels),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+        data = data.prefetch(tf.data.AUTOTUNE)
         val = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(1024)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), sum(os.times()[:2])
         model.fit(data, epochs=epochs, validation_data=val, callbacks=[clock], verbose=0)
     else:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), sum(os.times()[:2])
         model.fit(
             x_fit,
             y_fit,
@@ -91,11 +127,21 @@ def child(arch_name: str, setting: str, epochs: int, train_size: int = TRAIN_SIZ
             verbose=0,
         )
     seconds = list(np.diff([start, *ends]))
-    print(json.dumps({"epoch_seconds": [float(s) for s in seconds]}))
+    cpu_seconds = list(np.diff([cpu_start, *cpu]))
+    print(
+        json.dumps(
+            {
+                "epoch_seconds": [float(s) for s in seconds],
+                "cpu_seconds": [float(s) for s in cpu_seconds],
+            }
+        )
+    )
 
 
-def run_child(arch: str, setting: str, epochs: int, train_size: int) -> list[float]:
-    """Epoch seconds of one fresh child process (the first epoch dropped)."""
+def run_child(
+    arch: str, setting: str, epochs: int, train_size: int
+) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds per epoch of one fresh child process (the first epoch dropped)."""
     done = subprocess.run(
         [sys.executable, __file__, "--child", setting, "--arch", arch, "--epochs", str(epochs)]
         + ["--train-size", str(train_size)],
@@ -106,7 +152,8 @@ def run_child(arch: str, setting: str, epochs: int, train_size: int) -> list[flo
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise SystemExit(f"error: {arch} under {setting} failed: {tail}")
-    return json.loads(done.stdout.strip().splitlines()[-1])["epoch_seconds"][1:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return report["epoch_seconds"][1:], report["cpu_seconds"][1:]
 
 
 def main() -> None:
@@ -120,6 +167,9 @@ def main() -> None:
     parser.add_argument("--jit", action="store_true", help="also time jit_compile=True")
     parser.add_argument(
         "--emulated-bf16", action="store_true", help="time bfloat16 without native support too"
+    )
+    parser.add_argument(
+        "--settings", nargs="+", choices=SETTINGS, help="only these (float32 is always timed)"
     )
     parser.add_argument("--child", choices=SETTINGS, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -136,7 +186,9 @@ def main() -> None:
     print(f"machine: {tags['machine']}; flags: {tags['cpu_flags']}; oneDNN {tags['onednn']}")
     print(f"bfloat16: {'native' if native else 'not native'}")
     settings = [s for s in SETTINGS if s != "jit" or args.jit]
-    if not (native or args.emulated_bf16):
+    if args.settings:
+        settings = [s for s in settings if s == "float32" or s in args.settings]
+    if not (native or args.emulated_bf16) and "bfloat16" in settings:
         settings.remove("bfloat16")
     print(
         f"{args.train_size} training images; {args.repeats} children per setting, "
@@ -145,21 +197,27 @@ def main() -> None:
     print()
     header = (
         f"{'architecture':<12} {'setting':<14} {'median s/epoch':>15} {'min':>8} {'x float32':>10}"
+        f" {'CPU %':>6}"
     )
     print(header)
     print("-" * len(header))
     for arch in args.arch:
         # Interleave settings within each repeat so that a slow spell of the VM hits all alike.
         samples: dict[str, list[float]] = {setting: [] for setting in settings}
+        cpu: dict[str, list[float]] = {setting: [] for setting in settings}
         for _ in range(args.repeats):
             for setting in settings:
-                samples[setting] += run_child(arch, setting, args.epochs, args.train_size)
+                wall, busy = run_child(arch, setting, args.epochs, args.train_size)
+                samples[setting] += wall
+                cpu[setting] += busy
         baseline = statistics.median(samples["float32"])
         for setting in settings:
             median = statistics.median(samples[setting])
+            # CPU seconds over wall seconds of the timed epochs: 200% keeps two cores busy.
+            busy = 100.0 * sum(cpu[setting]) / sum(samples[setting])
             print(
                 f"{arch:<12} {setting:<14} {median:>15.2f} {min(samples[setting]):>8.2f} "
-                f"{baseline / median:>9.2f}x",
+                f"{baseline / median:>9.2f}x {busy:>5.0f}%",
                 flush=True,
             )
 

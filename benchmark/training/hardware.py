@@ -30,6 +30,30 @@ def cpu_info(path: str = "/proc/cpuinfo") -> tuple[str, frozenset[str]]:
     return model or platform.machine() or "unknown", flags
 
 
+@functools.cache
+def cpu_generation(path: str = "/proc/cpuinfo") -> str:
+    """ "family F model M" of the first x86 CPU, or "".
+
+    Virtual machines may report only "AMD EPYC" as the model name for CPUs generations apart
+    (Zen 1 and Zen 5 here), so the family and model numbers are what tells them apart.
+    """
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return ""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key in ("cpu family", "model") and key not in found:
+            found[key] = value.strip()
+        if not key and found:  # the first CPU's block has ended
+            break
+    if "cpu family" not in found or "model" not in found:
+        return ""
+    return f"family {found['cpu family']} model {found['model']}"
+
+
 def cpu_cores() -> int:
     """Cores this process may run on (the affinity mask, not the host's count)."""
     try:
@@ -53,6 +77,20 @@ def gpus() -> list[tuple[str, str]]:
             )
         )
     return found
+
+
+def choose_onednn() -> None:
+    """Before TensorFlow loads: oneDNN off on x86 CPUs without AVX-512, unless the user chose.
+
+    Measured with benchmarks/throughput.py: on an AVX2-only AMD EPYC (Zen 1) TensorFlow's own
+    kernels train `basic` about 1.18x faster than oneDNN's; on AVX-512 (Zen 5) oneDNN is the
+    faster, and it is what bfloat16 needs. TF_ENABLE_ONEDNN_OPTS, when set, always wins.
+    """
+    if "TF_ENABLE_ONEDNN_OPTS" in os.environ:
+        return
+    _, flags = cpu_info()
+    if platform.machine().lower() in ("x86_64", "amd64") and flags and "avx512f" not in flags:
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
 
 def onednn_enabled() -> bool:
@@ -102,10 +140,13 @@ def fingerprint(precision: str | None = None) -> dict[str, str]:
         import keras
 
         precision = keras.mixed_precision.global_policy().name
-    machine = f"{model} ({cores} cores)" + ("" if gpu == NO_GPU else f", {gpu}")
+    generation = cpu_generation()
+    described = f"{generation}, {cores} cores" if generation else f"{cores} cores"
+    machine = f"{model} ({described})" + ("" if gpu == NO_GPU else f", {gpu}")
     return {
         "machine": machine,
         "cpu_model": model,
+        "cpu_generation": generation or "unknown",
         "cpu_cores": str(cores),
         "cpu_flags": ",".join(flag for flag in RELEVANT_FLAGS if flag in flags) or "none",
         "gpu": gpu,
