@@ -25,6 +25,12 @@ NAMES = (
     "speedrun",
 )
 
+# Named protocols (`run --params NAME`) and the architectures that define them in their
+# module's PRESETS, known without importing Keras. A test checks this against the registry.
+PRESETS = {
+    "notebook": ("basic",),  # the Keras notebook's Adam 1e-3, constant, 20 epochs
+}
+
 
 def _load() -> None:
     """Import every architecture module (each registers itself); Keras loads here."""
@@ -56,4 +62,4 @@ def check_name(name: str) -> None:
         raise KeyError(f"unknown architecture {name!r}; choose from: {', '.join(known())}")
 
 
-__all__ = ["NAMES", "Architecture", "check_name", "get", "known", "names"]
+__all__ = ["NAMES", "PRESETS", "Architecture", "check_name", "get", "known", "names"]

@@ -14,7 +14,9 @@ def training_space(trial: Any, defaults: dict[str, Any]) -> dict[str, Any]:
         "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
         "batch_size": trial.suggest_categorical("batch_size", [64, 128, 256]),
         "optimizer": trial.suggest_categorical("optimizer", ["adam", "adamw", "rmsprop"]),
-        "lr_schedule": trial.suggest_categorical("lr_schedule", ["constant", "cosine"]),
+        "lr_schedule": trial.suggest_categorical(
+            "lr_schedule", ["constant", "cosine", "one_cycle"]
+        ),
         "epochs": defaults["epochs"],
         "patience": defaults["patience"],
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # Training hyperparameters every architecture's DEFAULTS must hold, read by the runner.
@@ -28,6 +28,7 @@ class Architecture:
     defaults: dict[str, Any]
     search_space: Callable[[Any], dict[str, Any]]
     build: Callable[..., Any]
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> overrides
 
     def params(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         """The defaults with `overrides` applied; unknown keys are refused."""
@@ -86,12 +87,18 @@ def register(name: str, description: str) -> Callable[[Callable[..., Any]], Call
         missing = [key for key in TRAINING_KEYS if key not in module.DEFAULTS]
         if missing:
             raise ValueError(f"architecture {name!r}: DEFAULTS lacks {', '.join(missing)}")
+        presets = dict(getattr(module, "PRESETS", {}))
+        for preset, overrides in presets.items():
+            unknown = sorted(set(overrides) - set(module.DEFAULTS))
+            if unknown:
+                raise ValueError(f"architecture {name!r}: preset {preset!r} sets {unknown}")
         _REGISTRY[name] = Architecture(
             name=name,
             description=description,
             defaults=dict(module.DEFAULTS),
             search_space=module.search_space,
             build=build,
+            presets=presets,
         )
         return build
 

@@ -226,7 +226,15 @@ def hashed_extra(extra: dict[str, Any], dtype: str) -> dict[str, Any]:
 
 
 def _tuned_params(settings: RunSettings) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
-    """With --params best: each architecture's best trial params and the tags naming it."""
+    """Each architecture's params source other than its defaults, and the tags naming it.
+
+    With --params best, the best trial of its Optuna study; with a preset name, that preset.
+    """
+    if settings.params in architectures.PRESETS:
+        return {
+            name: (architectures.get(name).presets[settings.params], {"variant": settings.params})
+            for name in settings.archs
+        }
     if settings.params != "best":
         return {}
     from benchmark.tuning import studies

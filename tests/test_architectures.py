@@ -79,9 +79,48 @@ def test_basic_is_the_notebook_model() -> None:
         (64,),
         (10,),
     ]
-    assert {
-        k: arch.defaults[k] for k in ("epochs", "batch_size", "optimizer", "learning_rate")
-    } == {"epochs": 20, "batch_size": 128, "optimizer": "adam", "learning_rate": 1e-3}
+    notebook = arch.params(arch.presets["notebook"])
+    keys = ("epochs", "batch_size", "optimizer", "learning_rate", "lr_schedule")
+    assert {key: notebook[key] for key in keys} == {
+        "epochs": 20,
+        "batch_size": 128,
+        "optimizer": "adam",
+        "learning_rate": 1e-3,
+        "lr_schedule": "constant",
+    }
+
+
+def test_the_presets_known_without_keras_are_the_registered_ones() -> None:
+    registered: dict[str, list[str]] = {}
+    for name in ALL:
+        for preset in architectures.get(name).presets:
+            registered.setdefault(preset, []).append(name)
+    assert registered == {preset: list(owners) for preset, owners in architectures.PRESETS.items()}
+
+
+def test_a_preset_that_sets_an_unknown_hyperparameter_is_refused() -> None:
+    import sys
+    import types
+
+    module = types.ModuleType("preset_probe")
+    module.DEFAULTS = {key: 1 for key in ("epochs", "batch_size", "optimizer")} | {
+        "learning_rate": 1e-3,
+        "lr_schedule": "constant",
+        "patience": 1,
+    }
+    module.PRESETS = {"odd": {"epochs": 2, "momentum": 0.9}}
+    module.search_space = lambda trial: dict(module.DEFAULTS)
+
+    def build(params, input_shape, num_classes):  # never called
+        raise AssertionError
+
+    build.__module__ = "preset_probe"
+    sys.modules["preset_probe"] = module
+    try:
+        with pytest.raises(ValueError, match="preset 'odd' sets \\['momentum'\\]"):
+            register("preset-probe", "probe")(build)
+    finally:
+        del sys.modules["preset_probe"]
 
 
 @pytest.mark.parametrize("name", ALL)

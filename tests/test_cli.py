@@ -170,6 +170,24 @@ def test_second_run_skips_finished_work_and_force_reruns(smoke, capsys) -> None:
     assert len(training_runs(client)) == before + 1
 
 
+def test_the_notebook_preset_trains_its_protocol_as_its_own_row(store: str) -> None:
+    """`--params notebook`: Adam 1e-3 constant, all 20 epochs (no early stopping), own variant."""
+    args = ["run", "--arch", "basic", "--params", "notebook", "--subset", "100"]
+    assert main([*args, "--experiment", "nb", "--tracking-uri", store]) == 0
+    client = MlflowClient(store)
+    (run,) = training_runs(client, "nb")
+    params = run.data.params
+    assert (params["epochs"], params["lr_schedule"], params["learning_rate"]) == (
+        "20",
+        "constant",
+        "0.001",
+    )
+    assert params["early_stopping"] == "False" and run.data.tags["variant"] == "notebook"
+    assert len(client.get_metric_history(run.info.run_id, "val_accuracy")) == 20
+    board = pd.read_csv("leaderboard.csv")
+    assert list(board["variant"]) == ["notebook"]
+
+
 def test_quiet_prints_no_progress_and_verbose_prints_debug_lines(smoke, capsys) -> None:
     folder, uri, _ = smoke
     args = ["run", "--arch", "basic", "lenet5", *SMOKE, "--tracking-uri", uri]

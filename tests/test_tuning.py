@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,7 +19,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
+import architectures
 from benchmark.cli import EXIT_USER_ERROR, main
+from benchmark.errors import BenchmarkError
 from benchmark.results import leaderboard
 from benchmark.tuning import studies
 
@@ -388,3 +391,25 @@ def test_a_planted_password_reaches_neither_the_output_nor_the_stores(
     )
     assert len(parents) >= 2, "the studies ran and were logged"
     assert all("***" in run.data.tags["storage"] for run in parents), "masked, not dropped"
+
+
+def test_a_study_that_searched_another_space_is_refused_in_one_line() -> None:
+    """A study made before one_cycle joined the schedules cannot take trials from the new space."""
+    mlp = architectures.get("mlp")
+    old = optuna.distributions.CategoricalDistribution(["constant", "cosine"])
+    now = studies._recorder(mlp).distributions["lr_schedule"]
+    for distribution, refused in ((old, True), (now, False)):
+        study = optuna.create_study(direction="maximize")
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"lr_schedule": "cosine"},
+                distributions={"lr_schedule": distribution},
+                value=0.9,
+            )
+        )
+        if refused:
+            message = "searched another space for lr_schedule (constant, cosine; now constant, "
+            with pytest.raises(BenchmarkError, match=re.escape(message)):
+                studies._check_same_space(study, mlp)
+        else:
+            studies._check_same_space(study, mlp)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from architectures import PRESETS
 from benchmark.errors import BenchmarkError
 from benchmark.settings.data import (
     check_data,
@@ -130,12 +131,14 @@ class RunSettings(Settings):
             logged=True,
         ),
     )  # fmt: skip
-    params: str = field(  # "best": each architecture's best trial in its Optuna study
+    params: str = field(  # "best": each architecture's best trial; else a named preset
         default="default",
         metadata=cli(
-            option("--params", choices=("default", "best"),
-                   help="hyperparameters: each architecture's defaults, or the best trial of "
-                   "its Optuna study (see tune); tuned runs are marked in the leaderboard"),
+            option("--params", choices=("default", "best", *PRESETS),
+                   help="hyperparameters: each architecture's defaults, the best trial of "
+                   "its Optuna study (see tune; marked tuned in the leaderboard), or a named "
+                   "protocol: notebook (basic only) is the Keras notebook's Adam 1e-3, "
+                   "constant, 20 epochs, no early stopping"),
             logged=True,
         ),
     )  # fmt: skip
@@ -179,14 +182,24 @@ class RunSettings(Settings):
                 "drop --early-stopping"
             )
         check_architectures(self.archs)
+        if self.params in PRESETS:
+            owners = PRESETS[self.params]
+            lacking = [name for name in self.archs if name not in owners]
+            if lacking:
+                raise BenchmarkError(
+                    f"--params {self.params} is a protocol of {', '.join(owners)} only, not of "
+                    f"{', '.join(lacking)}; use it with --arch {owners[0]}"
+                )
         check_data(self)
 
     @property
     def uses_early_stopping(self) -> bool:
-        """Early stopping unless turned off, fixed by --epochs, or replaced by a target."""
+        """Early stopping unless turned off, fixed by --epochs or a preset, or a target."""
         if self.target_accuracy is not None:
             return False
-        return self.early_stopping if self.early_stopping is not None else self.epochs is None
+        if self.early_stopping is not None:
+            return self.early_stopping
+        return self.epochs is None and self.params not in PRESETS
 
     def overrides(self) -> dict[str, Any]:
         """Hyperparameters the command line sets for every architecture."""

@@ -127,16 +127,43 @@ def open_study(
             f"study {name!r} was made with {', '.join(clashes)}; pass the same --subset and "
             "--epochs or another --study-name"
         )
+    _check_same_space(study, arch)
     return study
 
 
-def _searched_keys(arch: Architecture) -> list[str]:
-    """The hyperparameters the architecture's search space actually suggests."""
+def _check_same_space(study: optuna.Study, arch: Architecture) -> None:
+    """Refuse a study whose trials searched another space (a choice list changed since)."""
+    space = _recorder(arch).distributions
+    for trial in study.get_trials(deepcopy=False):
+        for key, old in trial.distributions.items():
+            if key not in space:
+                continue
+            try:
+                optuna.distributions.check_distribution_compatibility(old, space[key])
+            except ValueError:
+                raise BenchmarkError(
+                    f"study {study.study_name!r} searched another space for {key} "
+                    f"({_shown(old)}; now {_shown(space[key])}); pass another --study-name"
+                ) from None
+
+
+def _shown(distribution: optuna.distributions.BaseDistribution) -> str:
+    choices = getattr(distribution, "choices", None)
+    return ", ".join(map(str, choices)) if choices is not None else repr(distribution)
+
+
+def _recorder(arch: Architecture) -> optuna.trial.FixedTrial:
+    """A trial that takes the defaults and records what the search space suggests."""
     recorder = optuna.trial.FixedTrial(
         {key: value for key, value in arch.defaults.items()}, number=0
     )
     arch.search_space(recorder)
-    return list(recorder.params)
+    return recorder
+
+
+def _searched_keys(arch: Architecture) -> list[str]:
+    """The hyperparameters the architecture's search space actually suggests."""
+    return list(_recorder(arch).params)
 
 
 def refuse_surplus(trial: optuna.Trial, target: int) -> None:
