@@ -24,9 +24,6 @@ def import_tensorflow_quietly() -> None:
 
     Only the C++ start-up chatter is muted; a Python exception still propagates.
     """
-    from benchmark.training import hardware
-
-    hardware.choose_onednn()  # read once, when TensorFlow loads
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:

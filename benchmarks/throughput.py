@@ -14,10 +14,10 @@ Settings: `float32` (numpy arrays into model.fit with TensorFlow's defaults, one
 baseline), `tf.data` (from_tensor_slices, shuffle, batch, prefetch), `threads` (intra-op threads
 = cores, inter-op 1), `steps/exec 16` (steps_per_execution=16), `tf.data+steps` (both),
 `tf.data augment` (the model's random augmentation layers moved into that pipeline's map, for
-`augmented`), `oneDNN off` (TF_ENABLE_ONEDNN_OPTS=0: TensorFlow's own kernels; `run` picks this
-on x86 CPUs without AVX-512, where it measured faster; with TF_ENABLE_ONEDNN_OPTS=0 in the
-environment every setting runs so, the baseline too), `bfloat16` (Keras mixed_bfloat16; only
-where the hardware computes bfloat16 natively, unless --emulated-bf16), and `jit` with --jit.
+`augmented`), `oneDNN off` (TF_ENABLE_ONEDNN_OPTS=0: TensorFlow's own kernels; with that
+variable in the environment every setting runs so, the baseline too), `bfloat16` (Keras
+mixed_bfloat16; only where the hardware computes bfloat16 natively, unless --emulated-bf16),
+and `jit` with --jit.
 `CPU %` is the child's CPU seconds over wall seconds in the timed epochs: 200% keeps two cores
 busy. It runs unchanged on a GPU machine (the header names the GPU).
 """

@@ -48,24 +48,3 @@ def test_onednn_follows_the_switch(monkeypatch) -> None:
     assert not hardware.onednn_enabled()
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
     assert hardware.onednn_enabled()
-
-
-def test_onednn_is_switched_off_only_on_x86_without_avx512(monkeypatch) -> None:
-    """AVX2-only x86 trains faster on TensorFlow's own kernels; a user's choice always stands."""
-    monkeypatch.setattr(hardware.platform, "machine", lambda: "x86_64")
-    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "")  # records the real value, restored after
-    cases = [
-        ({"avx2", "fma"}, None, "0"),  # Zen 1/2: off
-        ({"avx2", "fma", "avx512f", "avx512_bf16"}, None, None),  # Zen 4/5: TensorFlow's default
-        ({"avx2", "fma"}, "1", "1"),  # the user's setting is kept
-        (set(), None, None),  # no flags known (not Linux): left alone
-    ]
-    for flags, before, after in cases:
-        monkeypatch.setattr(hardware, "cpu_info", lambda flags=flags: ("cpu", frozenset(flags)))
-        if before is None:
-            monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
-        else:
-            monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", before)
-        hardware.choose_onednn()
-        assert hardware.os.environ.get("TF_ENABLE_ONEDNN_OPTS") == after, flags
-        assert hardware.onednn_enabled() == (after != "0")

@@ -79,20 +79,6 @@ def gpus() -> list[tuple[str, str]]:
     return found
 
 
-def choose_onednn() -> None:
-    """Before TensorFlow loads: oneDNN off on x86 CPUs without AVX-512, unless the user chose.
-
-    Measured with benchmarks/throughput.py: on an AVX2-only AMD EPYC (Zen 1) TensorFlow's own
-    kernels train `basic` about 1.18x faster than oneDNN's; on AVX-512 (Zen 5) oneDNN is the
-    faster, and it is what bfloat16 needs. TF_ENABLE_ONEDNN_OPTS, when set, always wins.
-    """
-    if "TF_ENABLE_ONEDNN_OPTS" in os.environ:
-        return
-    _, flags = cpu_info()
-    if platform.machine().lower() in ("x86_64", "amd64") and flags and "avx512f" not in flags:
-        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
-
-
 def onednn_enabled() -> bool:
     """TensorFlow uses oneDNN on x86 Linux unless TF_ENABLE_ONEDNN_OPTS=0 switches it off."""
     setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
