@@ -21,10 +21,10 @@ flags\t\t: fpu
 def test_cpu_info_reads_the_first_cpu(tmp_path: Path) -> None:
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(ZEN4)
-    model, flags = hardware.cpu_info.__wrapped__(str(cpuinfo))
+    model, flags = hardware.cpu_info(str(cpuinfo))
     assert model == "AMD EPYC 9R14 96-Core Processor"
     assert {"avx2", "avx512f", "avx512_bf16"} <= flags
-    assert hardware.cpu_generation.__wrapped__(str(cpuinfo)) == "family 25 model 17"
+    assert hardware.cpu_generation(str(cpuinfo)) == "family 25 model 17"
 
 
 def test_fingerprint_names_this_machine() -> None:

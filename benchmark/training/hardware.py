@@ -13,45 +13,38 @@ NO_GPU = "none"
 
 
 @functools.cache
-def cpu_info(path: str = "/proc/cpuinfo") -> tuple[str, frozenset[str]]:
-    """(model name, flags) of the first CPU; the platform's processor string elsewhere."""
+def _first_cpu(path: str) -> dict[str, str] | None:
+    """The first value of each /proc/cpuinfo key (the first CPU's), or None where unreadable."""
     try:
         text = Path(path).read_text()
     except OSError:
-        return platform.processor() or platform.machine() or "unknown", frozenset()
-    model, flags = "", frozenset()
+        return None
+    fields: dict[str, str] = {}
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        key = key.strip()
-        if key == "model name" and not model:
-            model = value.strip()
-        elif key in ("flags", "Features") and not flags:  # "Features" on Arm
-            flags = frozenset(value.split())
-    return model or platform.machine() or "unknown", flags
+        fields.setdefault(key.strip(), value.strip())
+    return fields
 
 
-@functools.cache
+def cpu_info(path: str = "/proc/cpuinfo") -> tuple[str, frozenset[str]]:
+    """(model name, flags) of the first CPU; the platform's processor string elsewhere."""
+    fields = _first_cpu(path)
+    if fields is None:
+        return platform.processor() or platform.machine() or "unknown", frozenset()
+    flags = fields.get("flags") or fields.get("Features") or ""  # "Features" on Arm
+    return fields.get("model name") or platform.machine() or "unknown", frozenset(flags.split())
+
+
 def cpu_generation(path: str = "/proc/cpuinfo") -> str:
     """ "family F model M" of the first x86 CPU, or "".
 
     Virtual machines may report only "AMD EPYC" as the model name for CPUs generations apart
     (Zen 1 and Zen 5 here), so the family and model numbers are what tells them apart.
     """
-    try:
-        text = Path(path).read_text()
-    except OSError:
+    fields = _first_cpu(path) or {}
+    if "cpu family" not in fields or "model" not in fields:
         return ""
-    found: dict[str, str] = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key = key.strip()
-        if key in ("cpu family", "model") and key not in found:
-            found[key] = value.strip()
-        if not key and found:  # the first CPU's block has ended
-            break
-    if "cpu family" not in found or "model" not in found:
-        return ""
-    return f"family {found['cpu family']} model {found['model']}"
+    return f"family {fields['cpu family']} model {fields['model']}"
 
 
 def cpu_cores() -> int:
