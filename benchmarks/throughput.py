@@ -41,6 +41,7 @@ SETTINGS = (
     "steps/exec 16",
     "tf.data+steps",
     "tf.data augment",
+    "oneDNN on",
     "oneDNN off",
     "bfloat16",
     "jit",
@@ -50,8 +51,9 @@ TRAIN_SIZE, VAL_SIZE = 54_000, 6_000
 
 def child(arch_name: str, setting: str, epochs: int, train_size: int = TRAIN_SIZE) -> None:
     """Train once under one setting and print {"epoch_seconds": [...]} as the last line."""
-    if setting == "oneDNN off":
-        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # read once, when TensorFlow loads
+    if setting in ("oneDNN on", "oneDNN off"):
+        # Read once, when TensorFlow loads; without it TensorFlow decides by the CPU's flags.
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if setting == "oneDNN on" else "0"
     import tensorflow as tf
 
     if setting == "threads":

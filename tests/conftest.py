@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 import logging
@@ -130,6 +131,42 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def store_after(
+    tmp_path_factory: pytest.TempPathFactory, name: str, *commands: list[str]
+) -> tuple[Path, str, list[int]]:
+    """Each `benchmark` command run in order into one fresh SQLite store, in a new folder.
+
+    For module fixtures that run a store once and let several tests read it: returns the
+    folder (the working directory the commands ran in), the store's URI and the exit codes.
+    """
+    from benchmark.cli import main
+
+    folder = tmp_path_factory.mktemp(name)
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        codes = [main([*command, "--tracking-uri", uri]) for command in commands]
+    return folder, uri, codes
+
+
+HEAVY_LIBRARIES = ("tensorflow", "keras", "mlflow", "optuna")
+
+
+def in_fresh_process(body: str, cwd: Path) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """`body` run by a new Python process, which must succeed; with the heavy libraries it had
+    loaded by its end (what a refusal that comes "before anything loads" must leave empty)."""
+    script = (
+        f"{body}\nimport sys as _sys\n"
+        f"print(sorted(m for m in {HEAVY_LIBRARIES!r} if m in _sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done, ast.literal_eval(done.stdout.strip().splitlines()[-1])
 
 
 def free_port() -> int:

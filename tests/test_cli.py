@@ -27,7 +27,7 @@ from benchmark.settings import (
     RunSettings,
     TuneSettings,
 )
-from tests.conftest import in_process
+from tests.conftest import in_process, store_after
 
 # The HTTP server test is near the end: its server starts with the first test of the module.
 pytestmark = pytest.mark.usefixtures("mlflow_server_process")
@@ -81,12 +81,9 @@ def training_runs(client: MlflowClient, experiment: str = "smoke") -> list:
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory):
     """One smoke `run` of two architectures into a fresh store; shared by the checks below."""
-    folder = tmp_path_factory.mktemp("smoke")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        code = main(["run", "--arch", "basic", "lenet5", *SMOKE, "--tracking-uri", uri])
+    folder, uri, (code,) = store_after(
+        tmp_path_factory, "smoke", ["run", "--arch", "basic", "lenet5", *SMOKE]
+    )
     return folder, uri, code
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from benchmark.training import hardware
@@ -43,8 +46,33 @@ def test_fingerprint_names_this_machine() -> None:
     assert shown == {flag for flag in hardware.RELEVANT_FLAGS if flag in flags}
 
 
-def test_onednn_follows_the_switch(monkeypatch) -> None:
-    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
-    assert not hardware.onednn_enabled()
-    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
-    assert hardware.onednn_enabled()
+ZEN1_FLAGS = frozenset({"sse2", "avx", "avx2", "fma"})
+ZEN5_FLAGS = ZEN1_FLAGS | {"avx512f", "avx512_vnni", "avx512_bf16"}
+
+
+def test_onednn_by_tensorflows_rule() -> None:
+    # TensorFlow turns oneDNN on by itself only where the CPU has neural-network instructions:
+    # an AVX2-only EPYC (Zen 1) runs without it unless TF_ENABLE_ONEDNN_OPTS=1 asks.
+    assert not hardware.onednn_by_rule(None, ZEN1_FLAGS, "Linux")
+    assert hardware.onednn_by_rule(None, ZEN5_FLAGS, "Linux")
+    assert hardware.onednn_by_rule("1", ZEN1_FLAGS, "Linux")
+    assert not hardware.onednn_by_rule("0", ZEN5_FLAGS, "Linux")
+    assert hardware.onednn_by_rule("yes", ZEN5_FLAGS, "Linux"), "an unreadable value: default"
+
+
+def test_the_onednn_tag_is_what_tensorflow_decided() -> None:
+    # In a fresh process, as `run` starts: the tag must agree with TensorFlow itself, which
+    # decided when it loaded (the environment alone said "on" on an AVX2-only CPU where it was off).
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    script = (
+        "from benchmark.training import hardware\n"
+        "from tensorflow.python.util import _pywrap_util_port\n"
+        "print(hardware.fingerprint('float32')['onednn'], _pywrap_util_port.IsMklEnabled())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    tag, decided = out[-2], out[-1]
+    assert tag == ("on" if decided == "True" else "off")
+    assert tag == ("on" if hardware.onednn_by_rule("", hardware.cpu_info()[1]) else "off")

@@ -15,6 +15,7 @@ from scipy.stats import binomtest
 from benchmark import tracking
 from benchmark.cli import main
 from benchmark.results import leaderboard, runs
+from tests.conftest import store_after
 
 SMOKE = ["--subset", "300", "--epochs", "1", "--experiment", "seeds"]
 RUN = ["run", "--arch", "basic", "mlp", "--seeds", "2", "--ensemble", *SMOKE]
@@ -23,12 +24,7 @@ RUN = ["run", "--arch", "basic", "mlp", "--seeds", "2", "--ensemble", *SMOKE]
 @pytest.fixture(scope="module")
 def seeds_store(tmp_path_factory: pytest.TempPathFactory):
     """`run --seeds 2 --ensemble` of basic and mlp into a fresh SQLite store, run once."""
-    folder = tmp_path_factory.mktemp("seeds")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        code = main([*RUN, "--tracking-uri", uri])
+    folder, uri, (code,) = store_after(tmp_path_factory, "seeds", RUN)
     mlflow.set_tracking_uri(uri)
     return folder, uri, code
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import keras
 import pytest
 from mlflow.tracking import MlflowClient
@@ -12,6 +9,7 @@ from mlflow.tracking import MlflowClient
 from benchmark.cli import EXIT_USER_ERROR, main
 from benchmark.errors import BenchmarkError
 from benchmark.training import hardware, precision
+from tests.conftest import in_fresh_process
 
 AVX2_ONLY = ("AMD EPYC 7B12", frozenset({"avx", "avx2", "fma"}))
 ZEN5 = ("AMD EPYC 9B45", frozenset({"avx2", "avx512f", "avx512_bf16"}))
@@ -58,17 +56,13 @@ def test_the_command_line_refuses_it_in_one_line_before_anything_is_made(
 def test_the_refusal_comes_before_tensorflow_loads(tmp_path) -> None:
     """In a fresh process on a pretended AVX2-only CPU without a GPU driver."""
     script = (
-        "import sys\nfrom benchmark.cli import main\nfrom benchmark.training import hardware\n"
+        "from benchmark.cli import main\nfrom benchmark.training import hardware\n"
         f"hardware.cpu_info = lambda: {AVX2_ONLY!r}\n"
         "hardware.gpu_driver_present = lambda: False\n"
         "assert main(['run', '--all', '--precision', 'bfloat16']) == 2\n"
-        "print(sorted(m for m in ('tensorflow', 'keras', 'mlflow') if m in sys.modules))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    done, loaded = in_fresh_process(script, tmp_path)
+    assert loaded == []
     assert "auto would pick float32" in done.stderr
 
 

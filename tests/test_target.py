@@ -9,6 +9,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from benchmark.cli import main
+from tests.conftest import store_after
 
 TINY = ["--arch", "mlp", "--subset", "300", "--epochs", "3", "--experiment", "target"]
 
@@ -16,16 +17,12 @@ TINY = ["--arch", "mlp", "--subset", "300", "--epochs", "3", "--experiment", "ta
 @pytest.fixture(scope="module")
 def target_store(tmp_path_factory: pytest.TempPathFactory):
     """Two seeds of mlp trained to a reachable target (0.3), then one to an unreachable one."""
-    folder = tmp_path_factory.mktemp("target")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        codes = [
-            main(["run", *TINY, "--seeds", "2", "--target-accuracy", "0.3", "--tracking-uri", uri]),
-            main(["run", *TINY, "--target-accuracy", "1", "--tracking-uri", uri]),
-        ]
-    return folder, uri, codes
+    return store_after(
+        tmp_path_factory,
+        "target",
+        ["run", *TINY, "--seeds", "2", "--target-accuracy", "0.3"],
+        ["run", *TINY, "--target-accuracy", "1"],
+    )
 
 
 def training_runs(uri: str) -> list:

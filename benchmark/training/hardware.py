@@ -73,11 +73,43 @@ def gpus() -> list[tuple[str, str]]:
 
 
 def onednn_enabled() -> bool:
-    """TensorFlow uses oneDNN on x86 Linux unless TF_ENABLE_ONEDNN_OPTS=0 switches it off."""
-    setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
-    if setting is not None:
-        return setting.strip().lower() not in ("0", "false", "off")
-    return platform.machine().lower() in ("x86_64", "amd64")
+    """Whether TensorFlow runs oneDNN's custom operations in this process: TensorFlow's answer.
+
+    TensorFlow decides once, when it loads, so the environment read afterwards may not say
+    what it decided; it is asked instead, and `onednn_by_rule` answers only where it cannot be.
+    """
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:
+        return onednn_by_rule()
+    ask = getattr(_pywrap_util_port, "IsMklEnabled", None)
+    return bool(ask()) if ask is not None else onednn_by_rule()
+
+
+# TensorFlow's default on Linux (DefaultOneDnnPolicy in tensorflow/core/util/port.cc): oneDNN's
+# custom operations only on CPUs with instructions for neural networks; AVX2 alone is not enough.
+ONEDNN_DEFAULT_FLAGS = frozenset(
+    {"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"}
+)
+
+
+def onednn_by_rule(
+    setting: str | None = None, flags: frozenset[str] | None = None, system: str | None = None
+) -> bool:
+    """TensorFlow's rule: TF_ENABLE_ONEDNN_OPTS when set, else on for Linux x86 CPUs with
+    the flags above (and always on x86 Windows). Arguments default to this process's own."""
+    if setting is None:
+        setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    if setting is not None and setting.strip().lower() in ("0", "false", "1", "true"):
+        return setting.strip().lower() in ("1", "true")
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    system = system or platform.system()
+    if system == "Windows":
+        return True
+    if flags is None:
+        flags = cpu_info()[1]
+    return system == "Linux" and bool(flags & ONEDNN_DEFAULT_FLAGS)
 
 
 def native_bfloat16() -> bool:
