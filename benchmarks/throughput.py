@@ -10,14 +10,17 @@ repeats, and the ratio of the baseline's median to the setting's median (above 1
     uv run python benchmarks/throughput.py                       # basic and augmented
     uv run python benchmarks/throughput.py --arch basic --epochs 4 --repeats 3
 
-Settings: `float32` (numpy arrays into model.fit with TensorFlow's defaults, oneDNN on: the
-baseline), `tf.data` (from_tensor_slices, shuffle, batch, prefetch), `threads` (intra-op threads
-= cores, inter-op 1), `steps/exec 16` (steps_per_execution=16), `tf.data+steps` (both),
-`tf.data augment` (the model's random augmentation layers moved into that pipeline's map, for
-`augmented`), `oneDNN off` (TF_ENABLE_ONEDNN_OPTS=0: TensorFlow's own kernels; with that
-variable in the environment every setting runs so, the baseline too), `bfloat16` (Keras
-mixed_bfloat16; only where the hardware computes bfloat16 natively, unless --emulated-bf16),
-and `jit` with --jit.
+Settings: `float32` (numpy arrays into model.fit with TensorFlow's defaults: the baseline;
+TensorFlow turns oneDNN on by itself only on CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or
+AMX, and the header says which it chose here), `tf.data` (from_tensor_slices, shuffle, batch,
+prefetch), `threads` (intra-op threads = cores, inter-op 1), `steps/exec 16`
+(steps_per_execution=16), `tf.data+steps` (both), `tf.data augment` (the model's random
+augmentation layers moved into that pipeline's map, for `augmented`), `oneDNN on` and
+`oneDNN off` (TF_ENABLE_ONEDNN_OPTS=1 or 0; with that variable in the environment every
+setting runs so, the baseline too), `float32 again` (the baseline once more, in its own
+children: its ratio is what this machine's noise alone gives, the bar a setting must clear),
+`bfloat16` (Keras mixed_bfloat16; only where the hardware
+computes bfloat16 natively, unless --emulated-bf16), and `jit` with --jit.
 `CPU %` is the child's CPU seconds over wall seconds in the timed epochs: 200% keeps two cores
 busy. It runs unchanged on a GPU machine (the header names the GPU).
 """
@@ -36,6 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SETTINGS = (
     "float32",
+    "float32 again",
     "tf.data",
     "threads",
     "steps/exec 16",
