@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import platform
 import signal
+import sys
 import tempfile
 from pathlib import Path
 
@@ -19,11 +21,28 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
 
+def choose_onednn() -> None:
+    """Before TensorFlow loads: oneDNN's custom operations on for x86 Linux, unless the user chose.
+
+    TensorFlow leaves them off by itself on CPUs without AVX512_VNNI, AVX512_BF16, AVX_VNNI
+    or AMX, such as an AVX2-only EPYC (Zen 1), where `run --all` measured faster with them on
+    (docs/results.md#execution-settings); where TensorFlow turns them on anyway, this changes
+    nothing. TF_ENABLE_ONEDNN_OPTS, when set, always wins; once TensorFlow has loaded, its
+    choice is made and this does nothing.
+    """
+    if "TF_ENABLE_ONEDNN_OPTS" in os.environ or "tensorflow" in sys.modules:
+        return
+    if platform.system() == "Linux" and platform.machine().lower() in ("x86_64", "amd64"):
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
+
+
 def import_tensorflow_quietly() -> None:
     """Import TensorFlow with native stderr muted: its CUDA probing prints errors on CPU hosts.
 
-    Only the C++ start-up chatter is muted; a Python exception still propagates.
+    Only the C++ start-up chatter is muted; a Python exception still propagates. oneDNN is
+    chosen first: TensorFlow reads that choice once, as it loads.
     """
+    choose_onednn()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:

@@ -10,17 +10,16 @@ repeats, and the ratio of the baseline's median to the setting's median (above 1
     uv run python benchmarks/throughput.py                       # basic and augmented
     uv run python benchmarks/throughput.py --arch basic --epochs 4 --repeats 3
 
-Settings: `float32` (numpy arrays into model.fit with TensorFlow's defaults: the baseline;
-TensorFlow turns oneDNN on by itself only on CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or
-AMX, and the header says which it chose here), `tf.data` (from_tensor_slices, shuffle, batch,
-prefetch), `threads` (intra-op threads = cores, inter-op 1), `steps/exec 16`
-(steps_per_execution=16), `tf.data+steps` (both), `tf.data augment` (the model's random
-augmentation layers moved into that pipeline's map, for `augmented`), `oneDNN on` and
-`oneDNN off` (TF_ENABLE_ONEDNN_OPTS=1 or 0; with that variable in the environment every
+Settings: `float32` (numpy arrays into model.fit as `run` trains, oneDNN on unless
+TF_ENABLE_ONEDNN_OPTS says otherwise: the baseline; the header says which), `tf.data`
+(from_tensor_slices, shuffle, batch, prefetch), `threads` (intra-op threads = cores, inter-op
+1), `steps/exec 16` (steps_per_execution=16), `tf.data+steps` (both), `tf.data augment` (the
+model's random augmentation layers moved into that pipeline's map, for `augmented`), `oneDNN on`
+and `oneDNN off` (TF_ENABLE_ONEDNN_OPTS=1 or 0; with that variable in the environment every
 setting runs so, the baseline too), `float32 again` (the baseline once more, in its own
 children: its ratio is what this machine's noise alone gives, the bar a setting must clear),
-`bfloat16` (Keras mixed_bfloat16; only where the hardware
-computes bfloat16 natively, unless --emulated-bf16), and `jit` with --jit.
+`bfloat16` (Keras mixed_bfloat16; only where the hardware computes bfloat16 natively, unless
+--emulated-bf16), and `jit` with --jit.
 `CPU %` is the child's CPU seconds over wall seconds in the timed epochs: 200% keeps two cores
 busy. It runs unchanged on a GPU machine (the header names the GPU).
 """
@@ -185,8 +184,10 @@ def main() -> None:
         child(args.arch[0], args.child, args.epochs, args.train_size)
         return
 
+    from benchmark import runtime
     from benchmark.training import hardware
 
+    runtime.choose_onednn()  # the baseline children run as `run` does
     native = hardware.native_bfloat16()
     tags = hardware.fingerprint(precision="float32")
     print(f"machine: {tags['machine']}; flags: {tags['cpu_flags']}; oneDNN {tags['onednn']}")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from benchmark.training import hardware
 
@@ -76,3 +79,26 @@ def test_the_onednn_tag_is_what_tensorflow_decided() -> None:
     tag, decided = out[-2], out[-1]
     assert tag == ("on" if decided == "True" else "off")
     assert tag == ("on" if hardware.onednn_by_rule("", hardware.cpu_info()[1]) else "off")
+
+
+@pytest.mark.skipif(
+    platform.system() != "Linux" or platform.machine().lower() not in ("x86_64", "amd64"),
+    reason="oneDNN is chosen on x86 Linux only",
+)
+@pytest.mark.parametrize("setting, expected", [(None, "on"), ("0", "off")])
+def test_run_trains_with_onednn_unless_the_environment_says_otherwise(setting, expected) -> None:
+    # As `run` and `tune` load TensorFlow; TensorFlow alone would leave oneDNN off on AVX2-only
+    # CPUs, where it measured faster on (docs/results.md#execution-settings).
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if setting is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = setting
+    script = (
+        "from benchmark import runtime\n"
+        "runtime.import_tensorflow_quietly()\n"
+        "from benchmark.training import hardware\n"
+        "print(hardware.fingerprint('float32')['onednn'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split()[-1] == expected
