@@ -21,18 +21,23 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
 
+def x86() -> bool:
+    """Whether this is a 64-bit x86 machine, the only kind oneDNN's CPU choices apply to."""
+    return platform.machine().lower() in ("x86_64", "amd64")
+
+
 def choose_onednn() -> None:
     """Before TensorFlow loads: oneDNN's custom operations on for x86 Linux, unless the user chose.
 
-    TensorFlow leaves them off by itself on CPUs without AVX512_VNNI, AVX512_BF16, AVX_VNNI
-    or AMX, such as an AVX2-only EPYC (Zen 1), where `run --all` measured faster with them on
-    (docs/results.md#execution-settings); where TensorFlow turns them on anyway, this changes
-    nothing. TF_ENABLE_ONEDNN_OPTS, when set, always wins; once TensorFlow has loaded, its
-    choice is made and this does nothing.
+    TensorFlow leaves them off by itself on CPUs without AVX512_VNNI, AVX512_BF16, AVX_VNNI or
+    AMX, such as an AVX2-only EPYC (Zen 1), where `run --all` measured faster with them on
+    (docs/results.md#onednn-on-and-off-run---all); where TensorFlow turns them on anyway, this
+    changes nothing. TF_ENABLE_ONEDNN_OPTS, when set, always wins; once TensorFlow has loaded,
+    its choice is made and this does nothing.
     """
     if "TF_ENABLE_ONEDNN_OPTS" in os.environ or "tensorflow" in sys.modules:
         return
-    if platform.system() == "Linux" and platform.machine().lower() in ("x86_64", "amd64"):
+    if platform.system() == "Linux" and x86():
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
 
 

@@ -15,9 +15,9 @@ TF_ENABLE_ONEDNN_OPTS says otherwise: the baseline; the header says which), `tf.
 (from_tensor_slices, shuffle, batch, prefetch), `threads` (intra-op threads = cores, inter-op
 1), `steps/exec 16` (steps_per_execution=16), `tf.data+steps` (both), `tf.data augment` (the
 model's random augmentation layers moved into that pipeline's map, for `augmented`), `oneDNN on`
-and `oneDNN off` (TF_ENABLE_ONEDNN_OPTS=1 or 0; with that variable in the environment every
-setting runs so, the baseline too), `float32 again` (the baseline once more, in its own
-children: its ratio is what this machine's noise alone gives, the bar a setting must clear),
+and `oneDNN off` (TF_ENABLE_ONEDNN_OPTS=1 or 0 in that child; a value you set in the environment
+holds for the baseline and every other setting), `float32 again` (the baseline once more, in its
+own children: its ratio is what this machine's noise alone gives, the bar a setting must clear),
 `bfloat16` (Keras mixed_bfloat16; only where the hardware computes bfloat16 natively, unless
 --emulated-bf16), and `jit` with --jit.
 `CPU %` is the child's CPU seconds over wall seconds in the timed epochs: 200% keeps two cores

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmark import runtime
 from benchmark.training import hardware
 
 ZEN4 = """processor\t: 0
@@ -63,42 +64,42 @@ def test_onednn_by_tensorflows_rule() -> None:
     assert hardware.onednn_by_rule("yes", ZEN5_FLAGS, "Linux"), "an unreadable value: default"
 
 
-def test_the_onednn_tag_is_what_tensorflow_decided() -> None:
-    # In a fresh process, as `run` starts: the tag must agree with TensorFlow itself, which
-    # decided when it loaded (the environment alone said "on" on an AVX2-only CPU where it was off).
+def python_with_onednn(setting: str | None, script: str) -> list[str]:
+    """The words `script` prints in a fresh process whose TF_ENABLE_ONEDNN_OPTS is `setting`
+    (None: unset), as a user's shell would start `run`."""
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    if setting is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = setting
+    return subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+
+
+def test_the_onednn_tag_is_what_tensorflow_decided() -> None:
+    # In a fresh process: the tag must agree with TensorFlow itself, which decided when it
+    # loaded (the environment alone said "on" on an AVX2-only CPU where it was off).
     script = (
         "from benchmark.training import hardware\n"
         "from tensorflow.python.util import _pywrap_util_port\n"
         "print(hardware.fingerprint('float32')['onednn'], _pywrap_util_port.IsMklEnabled())\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
-    ).stdout.split()
-    tag, decided = out[-2], out[-1]
+    tag, decided = python_with_onednn(None, script)[-2:]
     assert tag == ("on" if decided == "True" else "off")
     assert tag == ("on" if hardware.onednn_by_rule("", hardware.cpu_info()[1]) else "off")
 
 
 @pytest.mark.skipif(
-    platform.system() != "Linux" or platform.machine().lower() not in ("x86_64", "amd64"),
-    reason="oneDNN is chosen on x86 Linux only",
+    platform.system() != "Linux" or not runtime.x86(), reason="oneDNN is chosen on x86 Linux only"
 )
 @pytest.mark.parametrize("setting, expected", [(None, "on"), ("0", "off")])
 def test_run_trains_with_onednn_unless_the_environment_says_otherwise(setting, expected) -> None:
     # As `run` and `tune` load TensorFlow; TensorFlow alone would leave oneDNN off on AVX2-only
-    # CPUs, where it measured faster on (docs/results.md#execution-settings).
-    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
-    if setting is not None:
-        env["TF_ENABLE_ONEDNN_OPTS"] = setting
+    # CPUs, where it measured faster on (docs/results.md#onednn-on-and-off-run---all).
     script = (
         "from benchmark import runtime\n"
         "runtime.import_tensorflow_quietly()\n"
         "from benchmark.training import hardware\n"
         "print(hardware.fingerprint('float32')['onednn'])\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
-    )
-    assert done.stdout.split()[-1] == expected
+    assert python_with_onednn(setting, script)[-1] == expected

@@ -7,6 +7,8 @@ import os
 import platform
 from pathlib import Path
 
+from benchmark import runtime
+
 # CPU flags that decide how fast convolutions run here (as /proc/cpuinfo spells them).
 RELEVANT_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
 NO_GPU = "none"
@@ -102,7 +104,7 @@ def onednn_by_rule(
         setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
     if setting is not None and setting.strip().lower() in ("0", "false", "1", "true"):
         return setting.strip().lower() in ("1", "true")
-    if platform.machine().lower() not in ("x86_64", "amd64"):
+    if not runtime.x86():
         return False
     system = system or platform.system()
     if system == "Windows":
