@@ -20,7 +20,14 @@ from tests.conftest import free_port, in_process
 
 EXIT_USER_ERROR = 2
 TINY = ["--subset", "300", "--epochs", "1"]
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+# PYTHONFAULTHANDLER: should a child still crash in native code, its output shows every
+# thread's Python stack at the moment it did.
+ENV = {
+    **os.environ,
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "PYTHONUNBUFFERED": "1",
+    "PYTHONFAULTHANDLER": "1",
+}
 
 
 def benchmark(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -14,7 +14,7 @@ from sklearn.metrics import precision_recall_fscore_support
 from architectures.registry import Architecture
 from benchmark.data.splits import Splits, to_model_input
 from benchmark.settings import TARGET_ACCURACY
-from benchmark.training import costs, precision
+from benchmark.training import costs, interrupts, precision
 from benchmark.training.optimizers import learning_rate_for, make_optimizer
 from benchmark.training.result import TrainingResult
 
@@ -75,7 +75,9 @@ def build_model(
 def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> dict:
     """Predict once and derive loss, accuracy, macro/weighted precision, recall and F1."""
     start = time.perf_counter()
-    probabilities = model.predict(x, batch_size=batch_size, verbose=0)
+    probabilities = model.predict(
+        x, batch_size=batch_size, verbose=0, callbacks=[interrupts.BetweenSteps()]
+    )
     predict_seconds = time.perf_counter() - start
     y_pred = probabilities.argmax(axis=1)
     # Keras clips probabilities at 1e-7 in its cross-entropy; match it so test_loss agrees.
@@ -113,6 +115,7 @@ class FitOutcome:
     diverged: bool
 
 
+@interrupts.deferred()  # Ctrl-C and SIGTERM stop between batches, never inside TensorFlow
 def fit(
     arch: Architecture,
     params: dict[str, Any],
@@ -131,7 +134,11 @@ def fit(
     model = build_model(arch, params, splits, dtype)
     x_train, x_val = to_model_input(splits.x_train), to_model_input(splits.x_val)
     clock = _EpochClock()
-    all_callbacks: list[keras.callbacks.Callback] = [clock, keras.callbacks.TerminateOnNaN()]
+    all_callbacks: list[keras.callbacks.Callback] = [
+        clock,
+        keras.callbacks.TerminateOnNaN(),
+        interrupts.BetweenSteps(),
+    ]
     if early_stopping:
         all_callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -170,6 +177,7 @@ def fit(
     )
 
 
+@interrupts.deferred()
 def train_and_evaluate(
     arch: Architecture,
     params: dict[str, Any],
@@ -191,7 +199,9 @@ def train_and_evaluate(
     model, history = outcome.model, outcome.history
     x_test = to_model_input(splits.x_test)
     evaluation = evaluate(model, x_test, splits.y_test)
+    interrupts.check()
     latency_p50_ms, latency_p95_ms = costs.latency_ms(model, splits.input_shape)
+    interrupts.check()
     return TrainingResult(
         arch=arch.name,
         params=dict(params),
