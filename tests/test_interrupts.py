@@ -11,7 +11,7 @@ import pytest
 import architectures
 from benchmark.data.splits import Splits
 from benchmark.runtime import stop_on_sigterm
-from benchmark.training import interrupts
+from benchmark.training import costs, interrupts
 from benchmark.training.runner import fit, train_and_evaluate
 
 MLP = architectures.get("mlp")
@@ -77,8 +77,6 @@ def test_a_second_signal_stops_at_once(tiny_splits: Splits) -> None:
 def test_a_signal_during_evaluation_stops_before_the_run_is_returned(
     tiny_splits: Splits, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from benchmark.training import costs
-
     latency_ms = costs.latency_ms
 
     def latency_then_ctrl_c(*args, **kwargs):

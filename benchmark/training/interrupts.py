@@ -24,9 +24,7 @@ _received: list[int] = []  # signals recorded while deferred, not yet acted on
 
 
 def _record(signum: int, frame: object) -> None:
-    if _received:
-        _received.clear()
-        raise KeyboardInterrupt
+    check()  # a second signal raises at once
     _received.append(signum)
 
 
@@ -81,4 +79,4 @@ class BetweenSteps(keras.callbacks.Callback):
         check()
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        check()
+        check()  # before Keras makes the epoch's dataset iterator, not only before its batches
