@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
 import architectures
-from benchmark import tracking
+from benchmark import parallel, tracking
 from benchmark.data.sources import Request
 from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError, first_line
@@ -26,16 +27,33 @@ from benchmark.training.runner import train_and_evaluate
 
 log = logging.getLogger(__name__)
 
+Job = tuple[int, str, int, str]  # index from 1, architecture, seed, log label
+
 
 def run_suite(settings: RunSettings) -> pd.DataFrame:
     """Train every requested architecture and seed not yet finished; return the board."""
     try:
         return _run_suite(settings)
     except MlflowException as error:  # a store that failed outside a finished training
-        raise BenchmarkError(
-            f"tracking store {tracking.resolve_tracking_uri(settings.tracking_uri)} failed "
-            f"({first_line(error)}); runs it left RUNNING are closed by the next 'run'"
-        ) from None
+        raise BenchmarkError(store_failed(settings, error)) from None
+
+
+def store_failed(settings: RunSettings, error: Exception) -> str:
+    """What to tell the user when the tracking store failed outside a finished training."""
+    return (
+        f"tracking store {tracking.resolve_tracking_uri(settings.tracking_uri)} failed "
+        f"({first_line(error)}); runs it left RUNNING are closed by the next 'run'"
+    )
+
+
+def load_run_splits(settings: RunSettings) -> Splits:
+    """The train, validation and test splits the settings ask for, the same in every process."""
+    return load_splits(
+        settings.validation_fraction,
+        SPLIT_SEED,
+        settings.subset,
+        request=Request(**data_request(settings)),
+    )
 
 
 def _run_suite(settings: RunSettings) -> pd.DataFrame:
@@ -43,12 +61,7 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
     dtype = precision.resolve(settings.precision)  # float32 or bfloat16 on this machine
     tuned = _tuned_params(settings)
     # The data and the architectures that fit it first: bad data leaves nothing in MLflow.
-    splits = load_splits(
-        settings.validation_fraction,
-        SPLIT_SEED,
-        settings.subset,
-        request=Request(**data_request(settings)),
-    )
+    splits = load_run_splits(settings)
     log.info(
         f"data: {splits.dataset} {splits.digest}  "
         + "x".join(map(str, splits.input_shape))
@@ -64,28 +77,25 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
     for name in tracking.close_orphaned_runs(experiment_id):
         log.warning(f"marked run {name} as KILLED: its process ended without closing it")
 
-    members: list[str] = []
     started = time.perf_counter()
     # Seed by seed: an interrupted invocation still leaves every architecture's first seeds.
-    jobs = [(seed, name) for seed in settings.seeds for name in archs]
+    pairs = [(seed, name) for seed in settings.seeds for name in archs]
+    jobs = [
+        (index, name, seed, f"[{name}{seed_label(seed, settings)} {index}/{len(pairs)}]")
+        for index, (seed, name) in enumerate(pairs, start=1)
+    ]
     logged = settings.logged_params()
     if skipped:
         logged["skipped_architectures"] = json.dumps(skipped)
-    with tracking.comparison_run(experiment_id, "comparison", logged):
+    with tracking.comparison_run(experiment_id, "comparison", logged) as comparison_id:
         tracking.check_artifacts_writable()  # before any training, not after it
-        deferred = []  # configurations another live process trains: waited for at the end
-        for index, (seed, name) in enumerate(jobs, start=1):
-            seed_label = f" seed {seed}" if len(settings.seeds) > 1 else ""
-            job = (name, seed, f"[{name}{seed_label} {index}/{len(jobs)}]")
-            run_id = _run_one(*job, settings, splits, experiment_id, dtype, tuned.get(name))
-            members.append(run_id) if run_id else deferred.append(job)
-        for job in deferred:
-            run_id = None
-            while run_id is None:  # the other process may die: then this one trains it
-                run_id = _run_one(
-                    *job, settings, splits, experiment_id, dtype, tuned.get(job[0]), wait=True
-                )
-            members.append(run_id)
+        if min(settings.jobs, len(jobs)) > 1:
+            members = parallel.train_in_workers(
+                settings, jobs, experiment_id, comparison_id, dtype, tuned
+            )
+        else:
+            done = dict(train_jobs(jobs, settings, splits, experiment_id, dtype, tuned))
+            members = [done[index] for index, *_ in jobs]
         per_run = runs.read_runs(experiment_id, members)
         board = leaderboard.from_runs(per_run, settings.ensemble_k)
         tracking.log_comparison(
@@ -130,6 +140,36 @@ def fitting_architectures(
     return fit, skipped
 
 
+def seed_label(seed: int, settings: RunSettings) -> str:
+    """' seed 3' in a job's log label when the invocation trains several seeds, else ''."""
+    return f" seed {seed}" if len(settings.seeds) > 1 else ""
+
+
+def train_jobs(
+    jobs: Iterable[Job],
+    settings: RunSettings,
+    splits: Splits,
+    experiment_id: str,
+    dtype: str,
+    tuned: dict[str, tuple[dict[str, Any], dict[str, str]]],
+    parent_run_id: str | None = None,
+) -> Iterator[tuple[int, str]]:
+    """Train or reuse each job, then those another process held; yield (job index, run id)."""
+    deferred = []  # configurations another live process trains: waited for at the end
+    for index, name, seed, label in jobs:
+        args = (name, seed, label, settings, splits, experiment_id, dtype, tuned.get(name))
+        run_id = _run_one(*args, parent_run_id=parent_run_id)
+        if run_id:
+            yield index, run_id
+        else:
+            deferred.append((index, args))
+    for index, args in deferred:
+        run_id = None
+        while run_id is None:  # the other process may die: then this one trains it
+            run_id = _run_one(*args, wait=True, parent_run_id=parent_run_id)
+        yield index, run_id
+
+
 def _run_one(
     name: str,
     seed: int,
@@ -140,6 +180,7 @@ def _run_one(
     dtype: str,
     tuned: tuple[dict[str, Any], dict[str, str]] | None = None,
     wait: bool = False,
+    parent_run_id: str | None = None,
 ) -> str | None:
     """Train and track one architecture and seed, or reuse its finished run; return the run id.
 
@@ -179,7 +220,16 @@ def _run_one(
     )
     logged = {**extra, "precision": dtype}
     with tracking.start_training_run(
-        experiment_id, name, params, seed, splits, config, logged, tags, tags["variant"]
+        experiment_id,
+        name,
+        params,
+        seed,
+        splits,
+        config,
+        logged,
+        tags,
+        tags["variant"],
+        parent_run_id=parent_run_id,
     ) as run:
         rival = tracking.earlier_claim(experiment_id, config, run.run_id)
         if rival is not None:  # started at the same moment as another process's run: give way

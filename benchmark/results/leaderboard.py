@@ -94,8 +94,8 @@ def machine_note(board: pd.DataFrame) -> tuple[str, str | None]:
     if len(found) == 1:
         return note, None
     return note, (
-        f"the rows' timings come from {len(found)} different machines; compare seconds "
-        "only between rows of the same machine (column 'machine')"
+        f"the rows' timings come from {len(found)} different machines (or thread counts); "
+        "compare seconds only between rows of the same machine (column 'machine')"
     )
 
 

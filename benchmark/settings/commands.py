@@ -158,6 +158,16 @@ class RunSettings(Settings):
         ),
     )
     precision: str = precision_field()
+    jobs: int = field(  # 1: train in this process, with every core
+        default=1,
+        metadata=cli(
+            option("--jobs", rule=positive, metavar="N",
+                   help="train N configurations at a time, each in its own worker process "
+                   "with cores/N TensorFlow threads (default 1: one at a time, every core); "
+                   "the runs' `threads` tag and machine say how they were timed"),
+            logged=True,
+        ),
+    )  # fmt: skip
     ensemble_k: int | None = ensemble_k_field(logged=True)
     experiment: str = experiment_field()
     dataset: str = dataset_field()

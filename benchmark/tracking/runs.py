@@ -119,8 +119,12 @@ def start_training_run(
     extra_params: dict[str, Any],
     extra_tags: dict[str, str] | None = None,
     variant: str = DEFAULT_VARIANT,
+    parent_run_id: str | None = None,
 ) -> Iterator[TrainingRun]:
-    """A nested run for one architecture and seed, with params, tags and the dataset input."""
+    """A nested run for one architecture and seed, with params, tags and the dataset input.
+
+    Nested under the active run, or under `parent_run_id` in a worker process that has none.
+    """
     tags = {
         "run_kind": RUN_KIND_TRAINING,
         "arch": arch,
@@ -149,7 +153,13 @@ def start_training_run(
         **environment_params(),
     }
     name = f"{arch}-seed{seed}"
-    with _active_run(experiment_id=experiment_id, run_name=name, nested=True, tags=tags) as run:
+    with _active_run(
+        experiment_id=experiment_id,
+        run_name=name,
+        nested=True,
+        parent_run_id=parent_run_id,
+        tags=tags,
+    ) as run:
         mlflow.log_params(logged)
         dataset = mlflow.data.from_numpy(
             splits.x_train.reshape(len(splits.x_train), -1),

@@ -143,10 +143,35 @@ def _major(capability: str) -> int:
     return int(capability.split(".")[0]) if capability else 0
 
 
+# Read by TensorFlow as it starts: threads for one operation, and operations run at once.
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def training_threads() -> int:
+    """Threads TensorFlow computes one operation with here: every core unless told fewer.
+
+    Told by tf.config.threading or, before TensorFlow starts, TF_NUM_INTRAOP_THREADS (what
+    `run --jobs N` sets in its workers).
+    """
+    import tensorflow as tf
+
+    cores = cpu_cores()
+    told = tf.config.threading.get_intra_op_parallelism_threads()
+    if not told:
+        setting = os.environ.get(THREAD_VARIABLES[0], "").strip()
+        told = int(setting) if setting.isdigit() else 0
+    return min(told, cores) if told > 0 else cores
+
+
 def fingerprint(precision: str | None = None) -> dict[str, str]:
-    """Run tags naming the machine: `machine` in one line, then its parts."""
+    """Run tags naming the machine: `machine` in one line, then its parts.
+
+    Timings taken with fewer training threads than cores (`run --jobs`) are another machine's
+    as far as comparing seconds goes, so the thread count is part of `machine` then.
+    """
     model, flags = cpu_info()
     cores = cpu_cores()
+    threads = training_threads()
     devices = gpus()
     gpu = ", ".join(name for name, _ in devices) or NO_GPU
     if precision is None:
@@ -155,12 +180,15 @@ def fingerprint(precision: str | None = None) -> dict[str, str]:
         precision = keras.mixed_precision.global_policy().name
     generation = cpu_generation()
     described = f"{generation}, {cores} cores" if generation else f"{cores} cores"
+    if threads < cores:
+        described += f", {threads} thread" + ("s" if threads > 1 else "")
     machine = f"{model} ({described})" + ("" if gpu == NO_GPU else f", {gpu}")
     return {
         "machine": machine,
         "cpu_model": model,
         "cpu_generation": generation or "unknown",
         "cpu_cores": str(cores),
+        "threads": str(threads),  # TensorFlow's threads per operation in the training process
         "cpu_flags": ",".join(flag for flag in RELEVANT_FLAGS if flag in flags) or "none",
         "gpu": gpu,
         "gpu_compute_capability": ",".join(cap for _, cap in devices if cap) or "none",
