@@ -50,6 +50,23 @@ def test_fingerprint_names_this_machine() -> None:
     assert shown == {flag for flag in hardware.RELEVANT_FLAGS if flag in flags}
 
 
+def test_fewer_training_threads_than_cores_are_part_of_the_machine(monkeypatch) -> None:
+    # `run --jobs 2` on 4 cores: its workers train with 2 threads, and their seconds must not
+    # be compared with those of a process that had all 4.
+    monkeypatch.setattr(hardware, "cpu_cores", lambda: 4)
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    every_core = hardware.fingerprint("float32")
+    assert every_core["threads"] == "4"
+    assert "4 cores)" in every_core["machine"] and "thread" not in every_core["machine"]
+    for setting, shown in (("2", "4 cores, 2 threads)"), ("1", "4 cores, 1 thread)")):
+        monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", setting)
+        tags = hardware.fingerprint("float32")
+        assert tags["threads"] == setting
+        assert shown in tags["machine"]
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "16")  # more than the cores: every core
+    assert hardware.fingerprint("float32")["threads"] == "4"
+
+
 ZEN1_FLAGS = frozenset({"sse2", "avx", "avx2", "fma"})
 ZEN5_FLAGS = ZEN1_FLAGS | {"avx512f", "avx512_vnni", "avx512_bf16"}
 

@@ -1,4 +1,4 @@
-"""The import graph of `benchmark/`: layers import only downwards, and no module cycle but one."""
+"""The import graph of `benchmark/`: layers import only downwards, no cycle but spawn targets."""
 
 from __future__ import annotations
 
@@ -60,11 +60,13 @@ def test_every_layer_imports_only_the_layers_below_it() -> None:
     assert wrong == []
 
 
-def test_no_import_cycle_but_the_tune_worker_spawn_target() -> None:
+def test_no_import_cycle_but_the_worker_spawn_targets() -> None:
     known = modules()
     graph = {name: imports(name, path, known) for name, path in known.items()}
     graph["benchmark.tuning.worker"] -= SPAWN_TARGET
     graph["benchmark.tuning.search"] -= SPAWN_TARGET
+    # parallel.work runs in a spawned `run --jobs` worker, where it imports the suite it serves.
+    graph["benchmark.parallel"] -= {"benchmark.suite"}
     cycles = []
     state: dict[str, int] = {}  # 1 on the path being walked, 2 done
 

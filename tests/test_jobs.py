@@ -1,0 +1,141 @@
+"""`run --jobs N`: worker processes share one invocation's trainings (its own module, so that
+pytest-xdist, which hands out whole modules, runs it beside the others)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from benchmark.settings import DEFAULT_EXPERIMENT
+from benchmark.training import hardware
+from tests.conftest import in_process
+from tests.test_faults_run import ENV, TINY, benchmark, training_runs
+
+ARCHS = ["mlp", "lenet5", "speedrun"]
+
+
+def comparison_runs(uri: str) -> list:
+    """Every comparison run of the default experiment, newest first."""
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(DEFAULT_EXPERIMENT)
+    return client.search_runs([experiment.experiment_id], "tags.run_kind = 'comparison'")
+
+
+def test_two_jobs_train_each_configuration_once_in_worker_processes(
+    tmp_path: Path, migrated_schema: Path, monkeypatch, capfd
+) -> None:
+    shutil.copyfile(migrated_schema, tmp_path / "mlflow.db")  # a store in place, to save time
+    # The parent in this process, TensorFlow loaded; its two workers are new processes.
+    result = in_process("run", "--arch", *ARCHS, *TINY, "--jobs", "2", cwd=tmp_path,
+                        monkeypatch=monkeypatch, capsys=capfd)  # fmt: skip
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "Traceback" not in out
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    runs = training_runs(uri)
+    assert sorted(run.data.tags["arch"] for run in runs) == sorted(ARCHS)
+    assert {run.info.status for run in runs} == {"FINISHED"}
+    (comparison,) = comparison_runs(uri)
+    assert comparison.data.params["jobs"] == "2"
+    threads = max(1, hardware.cpu_cores() // 2)
+    for run in runs:
+        tags = run.data.tags
+        assert tags["mlflow.parentRunId"] == comparison.info.run_id
+        assert tags["pid"] != str(os.getpid()), "trained in a worker, not in the parent"
+        assert tags["threads"] == str(threads)
+        assert (f", {threads} thread" in tags["machine"]) == (threads < hardware.cpu_cores())
+    trainings = [line for line in out.splitlines() if " training up to " in line]
+    assert len(trainings) == 3 and {line[:3] for line in trainings} <= {"j0 ", "j1 "}, out
+    assert "leaderboard written" in out
+
+    # The worker count is not part of a configuration: one process finds all three finished.
+    again = in_process("run", "--arch", *ARCHS, *TINY, cwd=tmp_path,
+                       monkeypatch=monkeypatch, capsys=capfd)  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (again.stdout + again.stderr).count("skipped: finished run") == 3, again.stdout
+    assert len(training_runs(uri)) == 3
+
+
+@pytest.mark.slow  # interrupts training on purpose and trains again
+def test_ctrl_c_stops_every_worker_between_batches_and_the_next_run_finishes(
+    tmp_path: Path,
+) -> None:
+    args = ["run", "--arch", "lenet5", "mlp", "basic", "--subset", "5000", "--epochs", "3"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmark", *args, "--jobs", "2"],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's command has
+    )
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if " epoch 1/3 " in line:
+            break
+    assert process.poll() is None, "".join(seen)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+    sent = time.monotonic()
+    out = "".join(seen) + process.communicate(timeout=120)[0]
+    took = time.monotonic() - sent
+    assert process.returncode == 130, out
+    assert "Traceback" not in out and "interrupted: finished runs are kept" in out
+    assert took < 30, f"{took:.1f} s after Ctrl-C"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    runs = training_runs(uri)
+    assert "RUNNING" not in {run.info.status for run in runs}, out
+    for run in runs:  # no worker outlived the command
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(run.data.tags["pid"]), 0)
+    finished = {run.data.tags["arch"] for run in runs if run.info.status == "FINISHED"}
+
+    again = benchmark(*args, "--jobs", "2", cwd=tmp_path, timeout=600)
+    said = again.stdout + again.stderr
+    assert again.returncode == 0, said
+    assert said.count("skipped: finished run") == len(finished), said
+    done = Counter(
+        run.data.tags["arch"] for run in training_runs(uri) if run.info.status == "FINISHED"
+    )
+    assert done == Counter(["lenet5", "mlp", "basic"]), done
+
+
+@pytest.mark.slow  # kills a worker on purpose
+def test_a_worker_killed_is_one_line_and_the_rest_is_kept(tmp_path: Path) -> None:
+    args = ["run", "--arch", "basic", "lenet5", "--subset", "5000", "--epochs", "3", "--jobs", "2"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmark", *args],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    deadline = time.monotonic() + 300
+    victim = None
+    while victim is None and time.monotonic() < deadline:
+        time.sleep(1)
+        running = [r for r in training_runs(uri) if r.data.tags.get("arch") == "basic"]
+        if running and running[0].info.status == "RUNNING":
+            victim = int(running[0].data.tags["pid"])
+    assert victim is not None, "basic never started training"
+    os.kill(victim, signal.SIGKILL)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 2, out + err
+    assert "Traceback" not in out + err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "before training [basic 1/2]" in errors[0], err
+    assert f"{-signal.SIGKILL}" in errors[0], errors[0]
+    statuses = {run.data.tags["arch"]: run.info.status for run in training_runs(uri)}
+    assert statuses == {"basic": "KILLED", "lenet5": "FINISHED"}, statuses
