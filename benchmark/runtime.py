@@ -26,6 +26,11 @@ def x86() -> bool:
     return platform.machine().lower() in ("x86_64", "amd64")
 
 
+def onednn_chosen_here() -> bool:
+    """Whether `choose_onednn` turns oneDNN on on this kind of machine: x86 Linux."""
+    return platform.system() == "Linux" and x86()
+
+
 def choose_onednn() -> None:
     """Before TensorFlow loads: oneDNN's custom operations on for x86 Linux, unless the user chose.
 
@@ -37,7 +42,7 @@ def choose_onednn() -> None:
     """
     if "TF_ENABLE_ONEDNN_OPTS" in os.environ or "tensorflow" in sys.modules:
         return
-    if platform.system() == "Linux" and x86():
+    if onednn_chosen_here():
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -106,9 +105,7 @@ def test_the_onednn_tag_is_what_tensorflow_decided() -> None:
     assert tag == ("on" if hardware.onednn_by_rule("", hardware.cpu_info()[1]) else "off")
 
 
-@pytest.mark.skipif(
-    platform.system() != "Linux" or not runtime.x86(), reason="oneDNN is chosen on x86 Linux only"
-)
+@pytest.mark.skipif(not runtime.onednn_chosen_here(), reason="oneDNN is chosen on x86 Linux only")
 @pytest.mark.parametrize("setting, expected", [(None, "on"), ("0", "off")])
 def test_run_trains_with_onednn_unless_the_environment_says_otherwise(setting, expected) -> None:
     # As `run` and `tune` load TensorFlow; TensorFlow alone would leave oneDNN off on AVX2-only

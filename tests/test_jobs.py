@@ -34,13 +34,13 @@ def test_two_jobs_train_each_configuration_once_in_worker_processes(
     tmp_path: Path, migrated_schema: Path, monkeypatch, capfd
 ) -> None:
     shutil.copyfile(migrated_schema, tmp_path / "mlflow.db")  # a store in place, to save time
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # absolute: MLflow caches stores by URI
+    args = ["run", "--arch", *ARCHS, *TINY, "--tracking-uri", uri]
     # The parent in this process, TensorFlow loaded; its two workers are new processes.
-    result = in_process("run", "--arch", *ARCHS, *TINY, "--jobs", "2", cwd=tmp_path,
-                        monkeypatch=monkeypatch, capsys=capfd)  # fmt: skip
+    result = in_process(*args, "--jobs", "2", cwd=tmp_path, monkeypatch=monkeypatch, capsys=capfd)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     assert "Traceback" not in out
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     runs = training_runs(uri)
     assert sorted(run.data.tags["arch"] for run in runs) == sorted(ARCHS)
     assert {run.info.status for run in runs} == {"FINISHED"}
@@ -58,8 +58,7 @@ def test_two_jobs_train_each_configuration_once_in_worker_processes(
     assert "leaderboard written" in out
 
     # The worker count is not part of a configuration: one process finds all three finished.
-    again = in_process("run", "--arch", *ARCHS, *TINY, cwd=tmp_path,
-                       monkeypatch=monkeypatch, capsys=capfd)  # fmt: skip
+    again = in_process(*args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capfd)
     assert again.returncode == 0, again.stdout + again.stderr
     assert (again.stdout + again.stderr).count("skipped: finished run") == 3, again.stdout
     assert len(training_runs(uri)) == 3
