@@ -2,8 +2,9 @@
 
 One training keeps a 2-core machine near 160% busy (docs/results.md); N processes with
 cores/N TensorFlow threads each fill the gaps between one another's operations. The workers
-take jobs from one queue in the suite's order and claim their configurations in the tracking
-store like any other process, so a second `run` beside them still trains nothing twice.
+take jobs from one queue in the suite's order (the most work first) and claim their
+configurations in the tracking store like any other process, so a second `run` beside them
+still trains nothing twice.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from benchmark.results import champion, leaderboard, runs
 from benchmark.results import significance as comparison
 from benchmark.settings import SPLIT_SEED, TARGET_ACCURACY, RunSettings
 from benchmark.settings.data import data_request, dataset_name
-from benchmark.training import precision
+from benchmark.training import costs, precision
 from benchmark.training.progress import EpochProgress, duration
 from benchmark.training.runner import train_and_evaluate
 
@@ -80,6 +80,9 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
     started = time.perf_counter()
     # Seed by seed: an interrupted invocation still leaves every architecture's first seeds.
     pairs = [(seed, name) for seed in settings.seeds for name in archs]
+    if min(settings.jobs, len(pairs)) > 1:  # workers: the largest trainings first, seed by seed
+        work = {name: training_work(name, settings, splits, tuned) for name in archs}
+        pairs.sort(key=lambda pair: (settings.seeds.index(pair[0]), -work[pair[1]]))
     jobs = [
         (index, name, seed, f"[{name}{seed_label(seed, settings)} {index}/{len(pairs)}]")
         for index, (seed, name) in enumerate(pairs, start=1)
@@ -138,6 +141,18 @@ def fitting_architectures(
             f"for ({', '.join(settings.archs)}); pass a larger --image-size or try --arch mlp"
         )
     return fit, skipped
+
+
+def training_work(name: str, settings: RunSettings, splits: Splits, tuned: dict[str, Any]) -> float:
+    """An estimate of an architecture's training work: MACs per image x its most epochs.
+
+    `run --jobs` hands the largest first to its workers, so that none waits long at the end
+    for another one's last, large training (longest-processing-time-first scheduling).
+    """
+    arch = architectures.get(name)
+    params = arch.params({**tuned.get(name, ({}, {}))[0], **settings.overrides()})
+    model = arch.build(params, splits.input_shape, splits.num_classes)
+    return float(costs.count_macs(model) * params["epochs"])
 
 
 def seed_label(seed: int, settings: RunSettings) -> str:

@@ -55,6 +55,9 @@ def test_two_jobs_train_each_configuration_once_in_worker_processes(
         assert (f", {threads} thread" in tags["machine"]) == (threads < hardware.cpu_cores())
     trainings = [line for line in out.splitlines() if " training up to " in line]
     assert len(trainings) == 3 and {line[:3] for line in trainings} <= {"j0 ", "j1 "}, out
+    # The most work first (MACs per image x epochs): speedrun, then mlp, then lenet5.
+    labels = {line.split("]")[0][3:] + "]" for line in trainings}
+    assert labels == {"[speedrun 1/3]", "[mlp 2/3]", "[lenet5 3/3]"}, out
     assert "leaderboard written" in out
 
     # The worker count is not part of a configuration: one process finds all three finished.
