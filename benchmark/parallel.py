@@ -65,7 +65,12 @@ def train_in_workers(
     ]
     for process in processes:
         process.start()
-    done, errors = _collect(processes, results)
+    try:
+        done, errors = _collect(processes, results)
+    finally:
+        # Jobs left in the queue (after Ctrl-C, or a worker that died) must not hold this
+        # process at exit: its feeder thread would wait for room in a pipe nobody reads.
+        todo.cancel_join_thread()
     for name in tracking.close_orphaned_runs(experiment_id):
         log.warning(f"marked run {name} as KILLED: its worker ended without closing it")
     if errors:

@@ -141,3 +141,31 @@ def test_a_worker_killed_is_one_line_and_the_rest_is_kept(tmp_path: Path) -> Non
     assert f"{-signal.SIGKILL}" in errors[0], errors[0]
     statuses = {run.data.tags["arch"]: run.info.status for run in training_runs(uri)}
     assert statuses == {"basic": "KILLED", "lenet5": "FINISHED"}, statuses
+
+
+@pytest.mark.slow  # interrupts a long queue on purpose
+def test_ctrl_c_with_many_jobs_left_in_the_queue_exits_at_once(tmp_path: Path) -> None:
+    # 3,000 queued jobs are more than a pipe holds: the command must not wait to hand them over.
+    args = ["run", "--arch", "mlp", *TINY, "--seeds", "3000", "--jobs", "2"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmark", *args],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if " test accuracy " in line:
+            break
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        out = "".join(seen) + process.communicate(timeout=60)[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail("the command was still running 60 s after Ctrl-C")
+    assert process.returncode == 130, out
+    assert "interrupted: finished runs are kept" in out
