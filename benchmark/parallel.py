@@ -27,13 +27,14 @@ STOPPED = 130  # a worker's exit code after an interrupt, as the command's
 
 def train_in_workers(
     settings: Any,
+    count: int,
     jobs: list[tuple[int, str, int, str]],
     experiment_id: str,
     parent_run_id: str,
     dtype: str,
     tuned: dict[str, Any],
 ) -> list[str]:
-    """Train the jobs in `settings.jobs` processes; return their run ids in the jobs' order.
+    """Train the jobs in `count` worker processes; return their run ids in the jobs' order.
 
     Ctrl-C or SIGTERM here sends each worker one SIGTERM: it stops before its next batch and
     marks its run FAILED, like a single process does; runs that finished stay finished.
@@ -41,7 +42,6 @@ def train_in_workers(
     from benchmark import logs, tracking
     from benchmark.training import hardware
 
-    count = min(settings.jobs, len(jobs))
     threads = max(1, hardware.cpu_cores() // count)
     log.info(
         f"{count} worker processes, {threads} TensorFlow thread{'s' if threads > 1 else ''} "

@@ -80,7 +80,8 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
     started = time.perf_counter()
     # Seed by seed: an interrupted invocation still leaves every architecture's first seeds.
     pairs = [(seed, name) for seed in settings.seeds for name in archs]
-    if min(settings.jobs, len(pairs)) > 1:  # workers: the largest trainings first, seed by seed
+    workers = min(settings.jobs, len(pairs))
+    if workers > 1:  # the largest trainings first, seed by seed
         work = {name: training_work(name, settings, splits, tuned) for name in archs}
         pairs.sort(key=lambda pair: (settings.seeds.index(pair[0]), -work[pair[1]]))
     jobs = [
@@ -92,9 +93,9 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
         logged["skipped_architectures"] = json.dumps(skipped)
     with tracking.comparison_run(experiment_id, "comparison", logged) as comparison_id:
         tracking.check_artifacts_writable()  # before any training, not after it
-        if min(settings.jobs, len(jobs)) > 1:
+        if workers > 1:
             members = parallel.train_in_workers(
-                settings, jobs, experiment_id, comparison_id, dtype, tuned
+                settings, workers, jobs, experiment_id, comparison_id, dtype, tuned
             )
         else:
             done = dict(train_jobs(jobs, settings, splits, experiment_id, dtype, tuned))
@@ -126,8 +127,7 @@ def fitting_architectures(
     fit, skipped = [], {}
     for name in settings.archs:
         arch = architectures.get(name)
-        best = tuned.get(name, ({}, {}))[0]
-        params = arch.params({**best, **settings.overrides()})
+        params = _params(name, settings, tuned)
         reason = arch.unfit_reason(params, splits.input_shape, splits.num_classes)
         if reason is None:
             fit.append(name)
@@ -149,10 +149,15 @@ def training_work(name: str, settings: RunSettings, splits: Splits, tuned: dict[
     `run --jobs` hands the largest first to its workers, so that none waits long at the end
     for another one's last, large training (longest-processing-time-first scheduling).
     """
-    arch = architectures.get(name)
-    params = arch.params({**tuned.get(name, ({}, {}))[0], **settings.overrides()})
-    model = arch.build(params, splits.input_shape, splits.num_classes)
+    params = _params(name, settings, tuned)
+    model = architectures.get(name).build(params, splits.input_shape, splits.num_classes)
     return float(costs.count_macs(model) * params["epochs"])
+
+
+def _params(name: str, settings: RunSettings, tuned: dict[str, Any]) -> dict[str, Any]:
+    """An architecture's hyperparameters: its params source, then the command line's."""
+    best = tuned.get(name, ({}, {}))[0]
+    return architectures.get(name).params({**best, **settings.overrides()})
 
 
 def seed_label(seed: int, settings: RunSettings) -> str:

@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -39,6 +40,18 @@ def benchmark(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Complet
         capture_output=True,
         text=True,
         timeout=timeout,
+    )
+
+
+def started(*args: str, cwd: Path, **options: Any) -> subprocess.Popen:
+    """`python -m benchmark ARGS` started in `cwd`; stdout (and stderr, unless `options` say
+    otherwise) readable as text from the process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "benchmark", *args],
+        cwd=cwd,
+        env=ENV,
+        text=True,
+        **{"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, **options},
     )
 
 
@@ -178,15 +191,8 @@ def server(tmp_path: Path, migrated_schema: Path):
 
 def _start_run_and_kill_server_while_training(server: Server, cwd: Path) -> subprocess.Popen:
     """Start `run` against the server and kill -9 the server once the first epoch ended."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "benchmark", "run", "--arch", "lenet5", "--subset", "300"]
-        + ["--epochs", "6", "--tracking-uri", server.uri],
-        cwd=cwd,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = started("run", "--arch", "lenet5", "--subset", "300", "--epochs", "6",
+                      "--tracking-uri", server.uri, cwd=cwd)  # fmt: skip
     seen = []
     for line in process.stdout:
         seen.append(line)

@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -18,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from benchmark.settings import DEFAULT_EXPERIMENT
 from benchmark.training import hardware
 from tests.conftest import in_process
-from tests.test_faults_run import ENV, TINY, benchmark, training_runs
+from tests.test_faults_run import TINY, benchmark, started, training_runs
 
 ARCHS = ["mlp", "lenet5", "speedrun"]
 
@@ -72,15 +71,8 @@ def test_ctrl_c_stops_every_worker_between_batches_and_the_next_run_finishes(
     tmp_path: Path,
 ) -> None:
     args = ["run", "--arch", "lenet5", "mlp", "basic", "--subset", "5000", "--epochs", "3"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "benchmark", *args, "--jobs", "2"],
-        cwd=tmp_path,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal's command has
-    )
+    # In its own process group, as a terminal's command is.
+    process = started(*args, "--jobs", "2", cwd=tmp_path, start_new_session=True)
     seen = []
     for line in process.stdout:
         seen.append(line)
@@ -115,14 +107,7 @@ def test_ctrl_c_stops_every_worker_between_batches_and_the_next_run_finishes(
 @pytest.mark.slow  # kills a worker on purpose
 def test_a_worker_killed_is_one_line_and_the_rest_is_kept(tmp_path: Path) -> None:
     args = ["run", "--arch", "basic", "lenet5", "--subset", "5000", "--epochs", "3", "--jobs", "2"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "benchmark", *args],
-        cwd=tmp_path,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = started(*args, cwd=tmp_path, stderr=subprocess.PIPE)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     deadline = time.monotonic() + 300
     victim = None
@@ -147,15 +132,7 @@ def test_a_worker_killed_is_one_line_and_the_rest_is_kept(tmp_path: Path) -> Non
 def test_ctrl_c_with_many_jobs_left_in_the_queue_exits_at_once(tmp_path: Path) -> None:
     # 3,000 queued jobs are more than a pipe holds: the command must not wait to hand them over.
     args = ["run", "--arch", "mlp", *TINY, "--seeds", "3000", "--jobs", "2"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "benchmark", *args],
-        cwd=tmp_path,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    process = started(*args, cwd=tmp_path, start_new_session=True)
     seen = []
     for line in process.stdout:
         seen.append(line)
