@@ -1,4 +1,7 @@
-"""The one exception type for errors a user can cause."""
+"""The one exception type for errors a user can cause, and the exit codes the command ends with."""
+
+EXIT_USER_ERROR = 2  # a bad command line, or any other error the user can fix
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: finished runs are kept (128 + SIGINT, as shells do)
 
 
 class BenchmarkError(Exception):

@@ -17,12 +17,11 @@ import signal
 from dataclasses import asdict
 from typing import Any
 
-from benchmark.errors import BenchmarkError
+from benchmark.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, BenchmarkError
 
 log = logging.getLogger(__name__)
 
 JOIN_SECONDS = 1.0  # how often the parent looks at its workers while they train
-STOPPED = 130  # a worker's exit code after an interrupt, as the command's
 
 
 def train_in_workers(
@@ -167,9 +166,9 @@ def work(
             results.put(("done", job_index, run_id))
     except BenchmarkError as error:
         results.put(("error", str(error)))
-        raise SystemExit(2) from None
+        raise SystemExit(EXIT_USER_ERROR) from None
     except MlflowException as error:
         results.put(("error", suite.store_failed(run_settings, error)))
-        raise SystemExit(2) from None
+        raise SystemExit(EXIT_USER_ERROR) from None
     except KeyboardInterrupt:
-        raise SystemExit(STOPPED) from None
+        raise SystemExit(EXIT_INTERRUPTED) from None

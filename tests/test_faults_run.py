@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from mlflow.tracking import MlflowClient
 
+from benchmark.errors import EXIT_USER_ERROR
 from benchmark.settings import DEFAULT_EXPERIMENT, REGISTERED_MODEL
 from tests.conftest import free_port, in_process
 
-EXIT_USER_ERROR = 2
 TINY = ["--subset", "300", "--epochs", "1"]
 # PYTHONFAULTHANDLER: should a child still crash in native code, its output shows every
 # thread's Python stack at the moment it did.

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 from typing import Any
 
+from benchmark.errors import EXIT_USER_ERROR
 from benchmark.settings import (
     BoardSettings,
     PredictSettings,
@@ -14,8 +15,6 @@ from benchmark.settings import (
     TuneSettings,
 )
 from benchmark.settings.fields import Option
-
-EXIT_USER_ERROR = 2  # a bad command line; cli exits with it for every other user error too
 
 # Each command and the settings its options come from (list has none).
 COMMANDS: dict[str, tuple[type | None, str]] = {

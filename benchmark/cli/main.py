@@ -7,10 +7,8 @@ import sys
 from typing import Any
 
 from benchmark import logs, redaction, runtime
-from benchmark.cli.arguments import COMMANDS, EXIT_USER_ERROR, build_parser
-from benchmark.errors import BenchmarkError
-
-EXIT_INTERRUPTED = 130
+from benchmark.cli.arguments import COMMANDS, build_parser
+from benchmark.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, BenchmarkError
 
 
 def main(argv: list[str] | None = None) -> int:
