@@ -2,6 +2,7 @@
 
 Layers, bottom to top; a package imports only from layers below it:
 settings, errors, logs, runtime, redaction -> data -> training -> tracking -> results, tuning
--> report, serving -> suite -> cli. `tuning.worker` is the one spawn target (tuning.search
-starts it in a new process).
+-> report, serving -> plan -> suite, parallel -> cli. Spawn targets, a process rather than an
+import: `tuning.worker` (tuning.search starts it) and `parallel.work` (a `run --jobs` worker,
+which imports the suite it serves).
 """

@@ -31,7 +31,7 @@ def train_in_workers(
     experiment_id: str,
     parent_run_id: str,
     dtype: str,
-    tuned: dict[str, Any],
+    sources: dict[str, Any],
 ) -> list[str]:
     """Train the jobs in `count` worker processes; return their run ids in the jobs' order.
 
@@ -53,7 +53,7 @@ def train_in_workers(
     for _ in range(count):
         todo.put(None)  # one end mark per worker
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
-    shared = (asdict(settings), experiment_id, parent_run_id, dtype, tuned, uri, threads)
+    shared = (asdict(settings), experiment_id, parent_run_id, dtype, sources, uri, threads)
     processes = [
         context.Process(
             target=work,
@@ -132,7 +132,7 @@ def work(
     experiment_id: str,
     parent_run_id: str,
     dtype: str,
-    tuned: dict[str, Any],
+    sources: dict[str, Any],
     tracking_uri: str,
     threads: int,
     verbosity: int = 0,
@@ -161,7 +161,7 @@ def work(
         splits = suite.load_run_splits(run_settings)
         jobs = iter(todo.get, None)
         for job_index, run_id in suite.train_jobs(
-            jobs, run_settings, splits, experiment_id, dtype, tuned, parent_run_id
+            jobs, run_settings, splits, experiment_id, dtype, sources, parent_run_id
         ):
             results.put(("done", job_index, run_id))
     except BenchmarkError as error:

@@ -12,22 +12,19 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 
 import architectures
-from benchmark import parallel, tracking
+from benchmark import parallel, plan, tracking
 from benchmark.data.sources import Request
 from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError, first_line
-from benchmark.redaction import redact_url
 from benchmark.results import champion, leaderboard, runs
 from benchmark.results import significance as comparison
 from benchmark.settings import SPLIT_SEED, TARGET_ACCURACY, RunSettings
-from benchmark.settings.data import data_request, dataset_name
-from benchmark.training import costs, precision
+from benchmark.settings.data import data_request
+from benchmark.training import precision
 from benchmark.training.progress import EpochProgress, duration
 from benchmark.training.runner import train_and_evaluate
 
 log = logging.getLogger(__name__)
-
-Job = tuple[int, str, int, str]  # index from 1, architecture, seed, log label
 
 
 def run_suite(settings: RunSettings) -> pd.DataFrame:
@@ -59,7 +56,7 @@ def load_run_splits(settings: RunSettings) -> Splits:
 def _run_suite(settings: RunSettings) -> pd.DataFrame:
     """run_suite without turning store failures into one line."""
     dtype = precision.resolve(settings.precision)  # float32 or bfloat16 on this machine
-    tuned = _tuned_params(settings)
+    sources = plan.params_sources(settings)
     # The data and the architectures that fit it first: bad data leaves nothing in MLflow.
     splits = load_run_splits(settings)
     log.info(
@@ -68,7 +65,7 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
         + f", {splits.num_classes} classes  "
         + "  ".join(f"{key} {value:,}" for key, value in splits.sizes.items())
     )
-    archs, skipped = fitting_architectures(settings, splits, tuned)
+    archs, skipped = plan.fitting_architectures(settings, splits, sources)
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
     tracking.check_writable(settings.output_dir, "--output-dir")
     experiment_id = tracking.connect(uri, settings.experiment)
@@ -78,16 +75,8 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
         log.warning(f"marked run {name} as KILLED: its process ended without closing it")
 
     started = time.perf_counter()
-    # Seed by seed: an interrupted invocation still leaves every architecture's first seeds.
-    pairs = [(seed, name) for seed in settings.seeds for name in archs]
-    workers = min(settings.jobs, len(pairs))
-    if workers > 1:  # the largest trainings first, seed by seed
-        work = {name: training_work(name, settings, splits, tuned) for name in archs}
-        pairs.sort(key=lambda pair: (settings.seeds.index(pair[0]), -work[pair[1]]))
-    jobs = [
-        (index, name, seed, f"[{name}{seed_label(seed, settings)} {index}/{len(pairs)}]")
-        for index, (seed, name) in enumerate(pairs, start=1)
-    ]
+    workers = min(settings.jobs, len(settings.seeds) * len(archs))
+    jobs = plan.jobs(archs, settings, splits, sources, workers)
     logged = settings.logged_params()
     if skipped:
         logged["skipped_architectures"] = json.dumps(skipped)
@@ -95,10 +84,10 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
         tracking.check_artifacts_writable()  # before any training, not after it
         if workers > 1:
             members = parallel.train_in_workers(
-                settings, workers, jobs, experiment_id, comparison_id, dtype, tuned
+                settings, workers, jobs, experiment_id, comparison_id, dtype, sources
             )
         else:
-            done = dict(train_jobs(jobs, settings, splits, experiment_id, dtype, tuned))
+            done = dict(train_jobs(jobs, settings, splits, experiment_id, dtype, sources))
             members = [done[index] for index, *_ in jobs]
         per_run = runs.read_runs(experiment_id, members)
         board = leaderboard.from_runs(per_run, settings.ensemble_k)
@@ -120,64 +109,19 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
     return board
 
 
-def fitting_architectures(
-    settings: RunSettings, splits: Splits, tuned: dict[str, Any]
-) -> tuple[list[str], dict[str, str]]:
-    """The architectures that can be built for the data, and why each other one cannot."""
-    fit, skipped = [], {}
-    for name in settings.archs:
-        arch = architectures.get(name)
-        params = _params(name, settings, tuned)
-        reason = arch.unfit_reason(params, splits.input_shape, splits.num_classes)
-        if reason is None:
-            fit.append(name)
-        else:
-            skipped[name] = reason
-            log.warning(f"[{name}] skipped: {reason}")
-    if not fit:
-        size = "x".join(map(str, splits.input_shape))
-        raise BenchmarkError(
-            f"the {splits.dataset} images ({size}) are too small for every architecture asked "
-            f"for ({', '.join(settings.archs)}); pass a larger --image-size or try --arch mlp"
-        )
-    return fit, skipped
-
-
-def training_work(name: str, settings: RunSettings, splits: Splits, tuned: dict[str, Any]) -> float:
-    """An estimate of an architecture's training work: MACs per image x its most epochs.
-
-    `run --jobs` hands the largest first to its workers, so that none waits long at the end
-    for another one's last, large training (longest-processing-time-first scheduling).
-    """
-    params = _params(name, settings, tuned)
-    model = architectures.get(name).build(params, splits.input_shape, splits.num_classes)
-    return float(costs.count_macs(model) * params["epochs"])
-
-
-def _params(name: str, settings: RunSettings, tuned: dict[str, Any]) -> dict[str, Any]:
-    """An architecture's hyperparameters: its params source, then the command line's."""
-    best = tuned.get(name, ({}, {}))[0]
-    return architectures.get(name).params({**best, **settings.overrides()})
-
-
-def seed_label(seed: int, settings: RunSettings) -> str:
-    """' seed 3' in a job's log label when the invocation trains several seeds, else ''."""
-    return f" seed {seed}" if len(settings.seeds) > 1 else ""
-
-
 def train_jobs(
-    jobs: Iterable[Job],
+    jobs: Iterable[plan.Job],
     settings: RunSettings,
     splits: Splits,
     experiment_id: str,
     dtype: str,
-    tuned: dict[str, tuple[dict[str, Any], dict[str, str]]],
+    sources: dict[str, plan.Source],
     parent_run_id: str | None = None,
 ) -> Iterator[tuple[int, str]]:
     """Train or reuse each job, then those another process held; yield (job index, run id)."""
     deferred = []  # configurations another live process trains: waited for at the end
     for index, name, seed, label in jobs:
-        args = (name, seed, label, settings, splits, experiment_id, dtype, tuned.get(name))
+        args = (name, seed, label, settings, splits, experiment_id, dtype, sources.get(name))
         run_id = _run_one(*args, parent_run_id=parent_run_id)
         if run_id:
             yield index, run_id
@@ -198,7 +142,7 @@ def _run_one(
     splits: Splits,
     experiment_id: str,
     dtype: str,
-    tuned: tuple[dict[str, Any], dict[str, str]] | None = None,
+    source: plan.Source | None = None,
     wait: bool = False,
     parent_run_id: str | None = None,
 ) -> str | None:
@@ -207,8 +151,8 @@ def _run_one(
     None: another live process trains the same configuration (with `wait`, this waits for it).
     """
     arch = architectures.get(name)
-    best, tags = tuned or ({}, {"variant": "default"})
-    params = arch.params({**best, **settings.overrides()})
+    tags = source[1] if source else {"variant": "default"}
+    params = plan.params_for(name, settings, source)
     extra = {
         "early_stopping": settings.uses_early_stopping,
         "validation_fraction": settings.validation_fraction,
@@ -293,36 +237,3 @@ def hashed_extra(extra: dict[str, Any], dtype: str) -> dict[str, Any]:
     before --precision existed and their finished runs are still found and skipped.
     """
     return {**extra, "precision": dtype} if dtype != "float32" else dict(extra)
-
-
-def _tuned_params(settings: RunSettings) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
-    """Each architecture's params source other than its defaults, and the tags naming it.
-
-    With --params best, the best trial of its Optuna study; with a preset name, that preset.
-    """
-    if settings.params in architectures.PRESETS:
-        return {
-            name: (architectures.get(name).presets[settings.params], {"variant": settings.params})
-            for name in settings.archs
-        }
-    if settings.params != "best":
-        return {}
-    from benchmark.tuning import studies
-
-    found = {}
-    for name in settings.archs:
-        study = settings.study_name or studies.default_study_name(
-            name, dataset_name(settings.dataset)
-        )
-        params, number, value = studies.best_params(settings.storage, study, name)
-        log.info(
-            f"{name}: best trial {number} of study {study} (val_accuracy {value:.4f}): {params}"
-        )
-        tags = {
-            "variant": "tuned",
-            "study_name": study,
-            "study_trial": str(number),
-            "study_storage": redact_url(settings.storage),
-        }
-        found[name] = (params, tags)
-    return found

@@ -1,0 +1,118 @@
+"""What one `run` trains: the architectures that fit the data, their hyperparameters, the jobs.
+
+Beside the suite, above every layer: it reads the registry, presets and Optuna studies.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import architectures
+from benchmark.data.splits import Splits
+from benchmark.errors import BenchmarkError
+from benchmark.redaction import redact_url
+from benchmark.settings import RunSettings
+from benchmark.settings.data import dataset_name
+from benchmark.training import costs
+
+log = logging.getLogger(__name__)
+
+Job = tuple[int, str, int, str]  # index from 1, architecture, seed, log label
+Source = tuple[dict[str, Any], dict[str, str]]  # params other than the defaults, their tags
+
+
+def params_sources(settings: RunSettings) -> dict[str, Source]:
+    """Each architecture's params source other than its defaults, and the tags naming it.
+
+    With --params best, the best trial of its Optuna study; with a preset name, that preset.
+    """
+    if settings.params in architectures.PRESETS:
+        return {
+            name: (architectures.get(name).presets[settings.params], {"variant": settings.params})
+            for name in settings.archs
+        }
+    if settings.params != "best":
+        return {}
+    from benchmark.tuning import studies
+
+    found = {}
+    for name in settings.archs:
+        study = settings.study_name or studies.default_study_name(
+            name, dataset_name(settings.dataset)
+        )
+        params, number, value = studies.best_params(settings.storage, study, name)
+        log.info(
+            f"{name}: best trial {number} of study {study} (val_accuracy {value:.4f}): {params}"
+        )
+        tags = {
+            "variant": "tuned",
+            "study_name": study,
+            "study_trial": str(number),
+            "study_storage": redact_url(settings.storage),
+        }
+        found[name] = (params, tags)
+    return found
+
+
+def params_for(name: str, settings: RunSettings, source: Source | None) -> dict[str, Any]:
+    """An architecture's hyperparameters: its params source, then the command line's."""
+    best = source[0] if source else {}
+    return architectures.get(name).params({**best, **settings.overrides()})
+
+
+def fitting_architectures(
+    settings: RunSettings, splits: Splits, sources: dict[str, Source]
+) -> tuple[list[str], dict[str, str]]:
+    """The architectures that can be built for the data, and why each other one cannot."""
+    fit, skipped = [], {}
+    for name in settings.archs:
+        params = params_for(name, settings, sources.get(name))
+        reason = architectures.get(name).unfit_reason(
+            params, splits.input_shape, splits.num_classes
+        )
+        if reason is None:
+            fit.append(name)
+        else:
+            skipped[name] = reason
+            log.warning(f"[{name}] skipped: {reason}")
+    if not fit:
+        size = "x".join(map(str, splits.input_shape))
+        raise BenchmarkError(
+            f"the {splits.dataset} images ({size}) are too small for every architecture asked "
+            f"for ({', '.join(settings.archs)}); pass a larger --image-size or try --arch mlp"
+        )
+    return fit, skipped
+
+
+def jobs(
+    archs: list[str],
+    settings: RunSettings,
+    splits: Splits,
+    sources: dict[str, Source],
+    workers: int,
+) -> list[Job]:
+    """Every (architecture, seed) to train, seed by seed, each with its index and log label.
+
+    Seed by seed, so that an interrupted invocation still leaves every architecture's first
+    seeds. For several workers, the largest trainings of a seed come first, so that none waits
+    long at the end for another one's last, large training (longest-processing-time first).
+    """
+    pairs = [(seed, name) for seed in settings.seeds for name in archs]
+    if workers > 1:
+        work = {name: training_work(name, settings, splits, sources) for name in archs}
+        pairs.sort(key=lambda pair: (settings.seeds.index(pair[0]), -work[pair[1]]))
+    several = len(settings.seeds) > 1
+    return [
+        (index, name, seed, f"[{name}{f' seed {seed}' if several else ''} {index}/{len(pairs)}]")
+        for index, (seed, name) in enumerate(pairs, start=1)
+    ]
+
+
+def training_work(
+    name: str, settings: RunSettings, splits: Splits, sources: dict[str, Source]
+) -> float:
+    """An estimate of an architecture's training work: MACs per image x its most epochs."""
+    params = params_for(name, settings, sources.get(name))
+    model = architectures.get(name).build(params, splits.input_shape, splits.num_classes)
+    return float(costs.count_macs(model) * params["epochs"])
