@@ -55,7 +55,7 @@ def load_run_splits(settings: RunSettings) -> Splits:
 
 def _run_suite(settings: RunSettings) -> pd.DataFrame:
     """run_suite without turning store failures into one line."""
-    dtype = precision.resolve(settings.precision)  # float32 or bfloat16 on this machine
+    dtype = precision.resolve(settings.precision)  # float32, bfloat16 or float16 here
     sources = plan.params_sources(settings)
     # The data and the architectures that fit it first: bad data leaves nothing in MLflow.
     splits = load_run_splits(settings)
@@ -233,7 +233,7 @@ def _run_one(
 def hashed_extra(extra: dict[str, Any], dtype: str) -> dict[str, Any]:
     """The run settings that enter the configuration hash besides params, seed and data.
 
-    The precision enters only when it is bfloat16, so float32 runs keep the hashes they had
+    The precision enters only when it is not float32, so float32 runs keep the hashes they had
     before --precision existed and their finished runs are still found and skipped.
     """
     return {**extra, "precision": dtype} if dtype != "float32" else dict(extra)

@@ -151,6 +151,8 @@ if not hardware.cpu_info()[1] & {"avx512_bf16", "amx_bf16"} and not hardware.gpu
         ("run --all --precision bfloat16", "no native bfloat16 (CPU flag avx512_bf16"),
         ("tune --arch basic --precision bfloat16", "--precision auto would pick float32"),
     ]
+if not hardware.gpu_driver_present():  # float16 is for GPUs of compute capability 7.0+
+    BAD_INPUT += [("run --all --precision float16", "float16 needs a GPU of compute capability")]
 
 
 def make_datasets(folder: Path) -> None:

@@ -1,4 +1,4 @@
-"""--precision: resolved for the machine, refused where bfloat16 is not native, logged per run."""
+"""--precision: resolved for the machine, refused where it is not native, logged per run."""
 
 from __future__ import annotations
 
@@ -36,8 +36,65 @@ def test_bfloat16_without_native_support_is_refused_naming_what_auto_picks(cpu) 
     cpu(AVX2_ONLY)
     with pytest.raises(BenchmarkError, match="no native bfloat16.*auto would pick float32"):
         precision.resolve("bfloat16")
-    with pytest.raises(BenchmarkError, match="unknown precision 'float16'"):
+    with pytest.raises(BenchmarkError, match="unknown precision 'float8'"):
+        precision.resolve("float8")
+    with pytest.raises(BenchmarkError, match="float16 needs a GPU.*auto would pick float32"):
         precision.resolve("float16")
+    cpu(ZEN5)  # bfloat16 on the CPU does not make float16 native
+    with pytest.raises(BenchmarkError, match="float16 needs a GPU.*auto would pick bfloat16"):
+        precision.resolve("float16")
+
+
+@pytest.fixture
+def gpu(cpu, monkeypatch: pytest.MonkeyPatch):
+    """Pretend a Zen 5 CPU (native bfloat16) beside GPUs of the given compute capabilities."""
+
+    def pretend(*capabilities: str) -> None:
+        cpu(ZEN5)
+        monkeypatch.setattr(hardware, "gpu_driver_present", lambda: True)
+        found = [(f"GPU {capability}", capability) for capability in capabilities]
+        monkeypatch.setattr(hardware, "gpus", lambda: found)
+
+    return pretend
+
+
+def test_with_a_gpu_auto_picks_what_the_gpu_does_best_whatever_the_cpu(gpu) -> None:
+    gpu("8.6")  # Ampere and later: bfloat16 (no loss scaling), float16 allowed too
+    assert precision.resolve("auto") == "bfloat16"
+    assert precision.resolve("float16") == "float16"
+    gpu("7.5")  # Turing: float16 tensor cores, no bfloat16, though the CPU has it
+    assert precision.resolve("auto") == "float16"
+    with pytest.raises(BenchmarkError, match="no native bfloat16.*auto would pick float16"):
+        precision.resolve("bfloat16")
+    gpu("6.1")  # Pascal: neither
+    assert precision.resolve("auto") == "float32"
+    with pytest.raises(BenchmarkError, match="float16 needs a GPU.*auto would pick float32"):
+        precision.resolve("float16")
+    gpu("7.0", "8.0")  # the best GPU decides
+    assert precision.resolve("auto") == "bfloat16"
+    gpu()  # a driver but no GPU TensorFlow can use: the CPU decides
+    assert precision.resolve("auto") == "bfloat16"
+
+
+def test_float16_builds_a_loss_scaled_model_that_trains_with_a_float32_output() -> None:
+    """What auto picks on a 7.x GPU, trained here on the CPU (slowly, but the same graph)."""
+    import numpy as np
+
+    import architectures
+    from benchmark.data.splits import load_splits
+    from benchmark.training.runner import build_model
+
+    splits = load_splits(subset=200)
+    arch = architectures.get("lenet5")
+    model = build_model(arch, arch.params(), splits, "float16")
+    assert keras.config.dtype_policy().name == "float32"  # restored after the build
+    assert type(model.optimizer).__name__ == "LossScaleOptimizer"
+    assert model.layers[0].compute_dtype == "float16"
+    assert model.layers[-1].compute_dtype == "float32"
+    x = splits.x_train[..., None].astype("float32") / 255.0
+    history = model.fit(x, splits.y_train, batch_size=50, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert model.predict(x[:4], verbose=0).dtype == np.float32
 
 
 @pytest.mark.parametrize("command", [["run", "--arch", "basic"], ["tune", "--arch", "basic"]])
@@ -109,9 +166,10 @@ def test_a_float32_run_logs_its_precision_and_keeps_the_hash_it_had_before(
     assert run.data.tags["config_hash"] == tracking.config_hash("mlp", params, 0, splits, **before)
 
 
-def test_only_bfloat16_enters_the_configuration_hash() -> None:
+def test_only_a_reduced_precision_enters_the_configuration_hash() -> None:
     from benchmark.suite import hashed_extra
 
     extra = {"early_stopping": True, "subset": 0}
     assert hashed_extra(extra, "float32") == extra
     assert hashed_extra(extra, "bfloat16") == {**extra, "precision": "bfloat16"}
+    assert hashed_extra(extra, "float16") == {**extra, "precision": "float16"}

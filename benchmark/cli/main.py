@@ -42,12 +42,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _predict(settings)
     if args.command == "report" and settings.output is not None:
         runtime.check_writable(settings.output, "report folder (--output)")
-    if getattr(settings, "precision", None) == "bfloat16":
+    if getattr(settings, "precision", None) in ("bfloat16", "float16"):
         from benchmark.training import hardware, precision
 
         if hardware.gpu_driver_present():  # the GPU check asks TensorFlow: load it quietly
             runtime.import_tensorflow_quietly()
-        precision.resolve("bfloat16")  # refused here, on the CPU flags, where no GPU can exist
+        precision.resolve(settings.precision)  # refused here, on the CPU flags, if no GPU can exist
     runtime.import_tensorflow_quietly()
     # Wide lines in logs and pipes, where rich would otherwise wrap at 80 columns.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else logs.WIDTH_WHEN_PIPED)

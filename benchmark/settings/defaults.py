@@ -24,8 +24,9 @@ ENSEMBLE_K = 5  # members of the --ensemble row
 TRIALS = 20  # finished (complete or pruned) trials a study should reach
 HEARTBEAT_SECONDS = 10  # a running trial's liveness is written this often
 SAMPLERS = ("tpe", "random")
-# auto: bfloat16 where the hardware computes it natively (Keras mixed_bfloat16), else float32.
-PRECISIONS = ("auto", "float32", "bfloat16")
+# auto: bfloat16 where the hardware computes it natively (Keras mixed_bfloat16), float16 on a GPU
+# of compute capability 7.x (mixed_float16), else float32.
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 PRUNERS = ("median", "hyperband", "none")
 RANKINGS = ("test_accuracy", "time_to_target")  # what leaderboard --rank-by sorts rows by
 # Datasets known by name (benchmark.data.sources registers one module each; a test checks the

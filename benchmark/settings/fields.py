@@ -132,16 +132,17 @@ def tracking_uri_field() -> Any:
 
 
 def precision_field() -> Any:
-    """The --precision option's field: auto, float32 or bfloat16 (resolved before training)."""
+    """The --precision option's field: auto, float32, bfloat16 or float16 (resolved first)."""
     return field(
         default="auto",
         metadata=cli(
             option(
                 "--precision",
                 choices=PRECISIONS,
-                help="arithmetic of the hidden layers: bfloat16 (Keras mixed_bfloat16, the "
-                "output layer and loss stay float32) or float32; auto picks bfloat16 where the "
-                "hardware has it natively (CPU avx512_bf16 or AMX, GPU compute capability 8.0+)",
+                help="arithmetic of the hidden layers: bfloat16 or float16 (Keras mixed_bfloat16 "
+                "or mixed_float16, the output layer and loss stay float32) or float32; auto "
+                "picks bfloat16 where the hardware has it natively (CPU avx512_bf16 or AMX, GPU "
+                "compute capability 8.0+), float16 on a GPU of 7.x, float32 elsewhere",
             ),
             logged=True,
         ),

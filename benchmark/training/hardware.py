@@ -114,18 +114,34 @@ def onednn_by_rule(
     return system == "Linux" and bool(flags & ONEDNN_DEFAULT_FLAGS)
 
 
-def native_bfloat16() -> bool:
-    """Whether the hardware computes bfloat16 natively: avx512_bf16 or AMX, or a GPU of 8.0+.
+def native_precisions() -> frozenset[str]:
+    """The reduced precisions the device that trains computes natively.
 
-    The CPU flags come from /proc/cpuinfo; TensorFlow is imported to ask about GPUs only when
-    the CPU lacks them and a GPU driver is present.
+    With a GPU, TensorFlow trains on it, so the GPU decides and the CPU's flags do not count:
+    compute capability 8.0 or more has bfloat16 and float16 tensor cores, 7.x float16 only,
+    older ones neither. Without one, the CPU: bfloat16 with avx512_bf16 or AMX. TensorFlow is
+    imported to ask about GPUs only when a GPU driver is present.
     """
+    major = gpu_major()
+    if major is not None:
+        return frozenset(
+            {"bfloat16", "float16"} if major >= 8 else {"float16"} if major >= 7 else ()
+        )
     _, flags = cpu_info()
-    if flags & {"avx512_bf16", "amx_bf16"}:
-        return True
+    return frozenset({"bfloat16"}) if flags & {"avx512_bf16", "amx_bf16"} else frozenset()
+
+
+def native_bfloat16() -> bool:
+    """Whether the device that trains computes bfloat16 natively (see native_precisions)."""
+    return "bfloat16" in native_precisions()
+
+
+def gpu_major() -> int | None:
+    """The highest compute capability (major) of TensorFlow's GPUs; None when it sees none."""
     if not gpu_driver_present():
-        return False
-    return any(_major(capability) >= 8 for _, capability in gpus())
+        return None
+    found = gpus()
+    return max(_major(capability) for _, capability in found) if found else None
 
 
 def gpu_driver_present() -> bool:

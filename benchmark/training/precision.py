@@ -1,7 +1,7 @@
 """Which arithmetic a run trains in: `--precision` resolved for this machine, and its Keras policy.
 
 Importing this module loads neither Keras nor TensorFlow, so the command line can refuse an
-impossible `--precision bfloat16` before the slow imports.
+impossible `--precision bfloat16` or `float16` before the slow imports.
 """
 
 from __future__ import annotations
@@ -12,31 +12,41 @@ from collections.abc import Iterator
 from benchmark.errors import BenchmarkError
 from benchmark.training import hardware
 
-# The Keras dtype policy of each resolved precision: mixed keeps variables in float32.
-KERAS_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+# The Keras dtype policy of each resolved precision: mixed keeps variables in float32. Under
+# mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer itself (float16's narrow range).
+KERAS_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+WITHOUT = {  # why a reduced precision is refused where the hardware lacks it
+    "bfloat16": "this machine has no native bfloat16 (CPU flag avx512_bf16 or amx_bf16, or a GPU "
+    "of compute capability 8.0 or more)",
+    "float16": "float16 needs a GPU of compute capability 7.0 or more (tensor cores), and this "
+    "machine has none",
+}
 
 
 def resolve(asked: str) -> str:
-    """float32 or bfloat16: what `asked` (auto, float32, bfloat16) means on this machine.
+    """float32, bfloat16 or float16: what `asked` means on this machine.
 
-    bfloat16 asked on hardware without it is refused, naming what auto would pick; it is not
-    quietly replaced, since emulated bfloat16 is slower than float32 and the run would say
-    bfloat16 about a machine that does not have it.
+    auto picks what the device that trains does best: bfloat16 where it is native (CPU
+    avx512_bf16 or AMX, GPU 8.0+), float16 on a GPU of compute capability 7.x, else float32.
+    A reduced precision asked on hardware without it is refused, naming what auto would pick;
+    it is not quietly replaced, since emulated arithmetic is slower than float32 and the run
+    would name a precision the machine does not have.
     """
     if asked not in ("auto", *KERAS_POLICIES):
-        raise BenchmarkError(f"unknown precision {asked!r}; choose auto, float32 or bfloat16")
+        raise BenchmarkError(
+            f"unknown precision {asked!r}; choose auto, {', '.join(KERAS_POLICIES)}"
+        )
     if asked == "float32":
         return "float32"
-    native = hardware.native_bfloat16()
+    native = hardware.native_precisions()
+    pick = next((name for name in ("bfloat16", "float16") if name in native), "float32")
     if asked == "auto":
-        return "bfloat16" if native else "float32"
-    if not native:
+        return pick
+    if asked not in native:
         raise BenchmarkError(
-            "--precision bfloat16: this machine has no native bfloat16 (CPU flag avx512_bf16 "
-            "or amx_bf16, or a GPU of compute capability 8.0 or more); --precision auto would "
-            "pick float32"
+            f"--precision {asked}: {WITHOUT[asked]}; --precision auto would pick {pick}"
         )
-    return "bfloat16"
+    return asked
 
 
 @contextlib.contextmanager

@@ -53,7 +53,7 @@ def build_model(
 ) -> keras.Model:
     """Build and compile the architecture for sparse integer labels in `dtype` arithmetic.
 
-    `dtype` is a resolved precision (float32 or bfloat16); the layers take the Keras policy
+    `dtype` is a resolved precision (float32, bfloat16, float16); the layers take its policy
     when they are made, so only the build runs under it.
     """
     with precision.policy(dtype):

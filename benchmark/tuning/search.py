@@ -56,7 +56,7 @@ class Objective:
         self.settings, self.splits = settings, splits
         self.experiment_id, self.parent_run_id = experiment_id, parent_run_id
         self.arch = architectures.get(settings.arch)
-        self.dtype = precision.resolve(settings.precision)  # float32 or bfloat16
+        self.dtype = precision.resolve(settings.precision)  # float32, bfloat16 or float16
 
     def __call__(self, trial: optuna.Trial) -> float:
         try:
