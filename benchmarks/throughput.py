@@ -18,8 +18,9 @@ model's random augmentation layers moved into that pipeline's map, for `augmente
 and `oneDNN off` (TF_ENABLE_ONEDNN_OPTS=1 or 0 in that child; a value you set in the environment
 holds for the baseline and every other setting), `float32 again` (the baseline once more, in its
 own children: its ratio is what this machine's noise alone gives, the bar a setting must clear),
-`bfloat16` (Keras mixed_bfloat16; only where the hardware computes bfloat16 natively, unless
---emulated-bf16), and `jit` with --jit.
+`bfloat16` (Keras mixed_bfloat16; only where the device that trains computes bfloat16 natively,
+unless --emulated-bf16), `float16` (mixed_float16; only on a GPU of compute capability 7.0+),
+and `jit` with --jit.
 `CPU %` is the child's CPU seconds over wall seconds in the timed epochs: 200% keeps two cores
 busy. It runs unchanged on a GPU machine (the header names the GPU).
 """
@@ -47,6 +48,7 @@ SETTINGS = (
     "oneDNN on",
     "oneDNN off",
     "bfloat16",
+    "float16",
     "jit",
 )
 TRAIN_SIZE, VAL_SIZE = 54_000, 6_000
@@ -69,8 +71,8 @@ def child(arch_name: str, setting: str, epochs: int, train_size: int = TRAIN_SIZ
     from benchmark.data.mnist import load_mnist
     from benchmark.training.optimizers import make_optimizer
 
-    if setting == "bfloat16":
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    if setting in ("bfloat16", "float16"):
+        keras.mixed_precision.set_global_policy(f"mixed_{setting}")
     x_train, y_train, _, _ = load_mnist()
     x = (x_train.astype("float32") / 255.0)[..., None]
     x_fit, y_fit = x[:train_size], y_train[:train_size]
@@ -188,15 +190,17 @@ def main() -> None:
     from benchmark.training import hardware
 
     runtime.choose_onednn()  # the baseline children run as `run` does
-    native = hardware.native_bfloat16()
+    native = hardware.native_precisions()
     tags = hardware.fingerprint(precision="float32")
     print(f"machine: {tags['machine']}; flags: {tags['cpu_flags']}; oneDNN {tags['onednn']}")
-    print(f"bfloat16: {'native' if native else 'not native'}")
+    print(f"native reduced precisions: {', '.join(sorted(native)) or 'none'}")
     settings = [s for s in SETTINGS if s != "jit" or args.jit]
     if args.settings:
         settings = [s for s in settings if s == "float32" or s in args.settings]
-    if not (native or args.emulated_bf16) and "bfloat16" in settings:
+    if "bfloat16" not in native and not args.emulated_bf16 and "bfloat16" in settings:
         settings.remove("bfloat16")
+    if "float16" not in native and "float16" in settings:  # a GPU's (7.0+): tensor cores
+        settings.remove("float16")
     print(
         f"{args.train_size} training images; {args.repeats} children per setting, "
         f"{args.epochs} epochs each, first one dropped"

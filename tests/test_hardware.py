@@ -33,6 +33,14 @@ def test_cpu_info_reads_the_first_cpu(tmp_path: Path) -> None:
     assert hardware.cpu_generation(str(cpuinfo)) == "family 25 model 17"
 
 
+def test_fingerprint_names_the_gpu_when_tensorflow_sees_one(monkeypatch) -> None:
+    monkeypatch.setattr(hardware, "gpus", lambda: [("NVIDIA A100-SXM4-40GB", "8.0")])
+    tags = hardware.fingerprint(precision="bfloat16")
+    assert tags["machine"].endswith(", NVIDIA A100-SXM4-40GB")
+    assert tags["gpu"] == "NVIDIA A100-SXM4-40GB"
+    assert tags["gpu_compute_capability"] == "8.0"
+
+
 def test_fingerprint_names_this_machine() -> None:
     tags = hardware.fingerprint(precision="float32")
     model, flags = hardware.cpu_info()
