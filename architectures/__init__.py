@@ -22,6 +22,7 @@ NAMES = (
     "mlp",
     "resnet",
     "separable",
+    "shifted",
     "speedrun",
 )
 
