@@ -18,11 +18,11 @@ NAMES = (
     "batchnorm",
     "deeper",
     "dropout",
+    "jitter",
     "lenet5",
     "mlp",
     "resnet",
     "separable",
-    "shifted",
     "speedrun",
 )
 

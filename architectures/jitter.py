@@ -1,9 +1,10 @@
-"""speedrun's net on randomly shifted digits for 12 epochs: the cheap way past 99.5% on MNIST.
+"""speedrun's net on randomly shifted and slightly rotated digits: cheaply past 99.5% on MNIST.
 
 The same conv5x5-24 / pool / conv3x3-32 / pool / dense-256 net, batch 256, Adam with betas
-0.7/0.9 and a one-cycle schedule, with every training image moved by up to 10% of its side
-(about 3 pixels on 28x28) in each direction. The shifts stop the small net from memorising
-positions, so it keeps gaining from more epochs where speedrun levels off near 99.2%.
+0.7/0.9 and a one-cycle schedule to a 1e-2 peak, for 8 epochs, with every training image moved
+by up to 8% of its side in each direction and turned by up to 11 degrees. The jitter stops the
+small net from memorising positions and slants, so it keeps gaining from epochs where speedrun
+levels off near 99.2%; shifts alone (10%, 12 epochs) stayed near 99.45%.
 """
 
 from __future__ import annotations
@@ -19,19 +20,21 @@ from architectures.speedrun import net
 
 DEFAULTS: dict[str, Any] = {
     **SPEEDRUN,
-    "shift": 0.1,  # largest random shift, as a fraction of the image side
-    "epochs": 12,  # one cycle over this budget, set for 99.5% in well under a minute
-    "patience": 12,  # augmented training is noisy: let the one-cycle schedule finish
+    "shift": 0.08,  # largest random shift, as a fraction of the image side
+    "rotation": 0.03,  # largest random rotation, as a fraction of a full turn (11 degrees)
+    "epochs": 8,  # one cycle over this budget, set for 99.5% in under 45 s on two cores
+    "patience": 8,  # augmented training is noisy: let the one-cycle schedule finish
 }
 
 
 def search_space(trial: Any) -> dict[str, Any]:
-    """Optuna space over widths, shift, batch size, the one-cycle peak and Adam's betas."""
+    """Optuna space over widths, jitter, batch size, the one-cycle peak and Adam's betas."""
     return {
         "filters_1": trial.suggest_categorical("filters_1", [16, 24, 32]),
         "filters_2": trial.suggest_categorical("filters_2", [32, 48, 64]),
         "dense_units": trial.suggest_categorical("dense_units", [128, 256, 512]),
         "shift": trial.suggest_float("shift", 0.0, 0.15),
+        "rotation": trial.suggest_float("rotation", 0.0, 0.05),
         "epochs": DEFAULTS["epochs"],
         "batch_size": trial.suggest_categorical("batch_size", [128, 256, 512]),
         "optimizer": "adam",
@@ -43,15 +46,16 @@ def search_space(trial: Any) -> dict[str, Any]:
     }
 
 
-@register("shifted", "speedrun's net on randomly shifted digits, one-cycle, 12 epochs")
+@register("jitter", "speedrun's net on shifted and slightly rotated digits, one-cycle, 8 epochs")
 def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
-    """RandomTranslation (training only), then speedrun's layers."""
+    """RandomTranslation and RandomRotation (training only), then speedrun's layers."""
     shift = params["shift"]
     return keras.Sequential(
         [
             keras.Input(shape=input_shape),
             layers.RandomTranslation(shift, shift, fill_mode="constant"),
+            layers.RandomRotation(params["rotation"], fill_mode="constant"),
             *net(params, num_classes),
         ],
-        name="shifted",
+        name="jitter",
     )
