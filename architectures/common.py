@@ -53,3 +53,16 @@ def classifier(num_classes: int) -> keras.layers.Layer:
     Under float32 this is the plain Dense softmax layer.
     """
     return layers.Dense(num_classes, activation="softmax", dtype="float32")
+
+
+def record_net(params: dict[str, Any], num_classes: int) -> list[keras.layers.Layer]:
+    """The public MNIST speed record's layers after the input (speedrun, jitter)."""
+    return [
+        layers.Conv2D(params["filters_1"], 5, activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(params["filters_2"], 3, activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Flatten(),
+        layers.Dense(params["dense_units"], activation="relu"),
+        classifier(num_classes),
+    ]

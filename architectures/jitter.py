@@ -1,10 +1,10 @@
-"""speedrun's net on randomly shifted and slightly rotated digits: cheaply past 99.5% on MNIST.
+"""speedrun's net on randomly shifted and slightly rotated digits: about 99.4% in 8 epochs.
 
 The same conv5x5-24 / pool / conv3x3-32 / pool / dense-256 net, batch 256, Adam with betas
 0.7/0.9 and a one-cycle schedule to a 1e-2 peak, for 8 epochs, with every training image moved
 by up to 8% of its side in each direction and turned by up to 11 degrees. The jitter stops the
 small net from memorising positions and slants, so it keeps gaining from epochs where speedrun
-levels off near 99.2%; shifts alone (10%, 12 epochs) stayed near 99.45%.
+levels off near 99.2% (0.9942 over 5 seeds in about 30 s on a 2-core Zen 5, bfloat16).
 """
 
 from __future__ import annotations
@@ -14,15 +14,22 @@ from typing import Any
 import keras
 from keras import layers
 
+from architectures.common import record_net
 from architectures.registry import register
-from architectures.speedrun import DEFAULTS as SPEEDRUN
-from architectures.speedrun import net
 
-DEFAULTS: dict[str, Any] = {
-    **SPEEDRUN,
+DEFAULTS: dict[str, Any] = {  # speedrun's, but for the jitter and the budget
+    "filters_1": 24,  # channels of the 5x5 convolution
+    "filters_2": 32,  # channels of the 3x3 convolution
+    "dense_units": 256,
     "shift": 0.08,  # largest random shift, as a fraction of the image side
     "rotation": 0.03,  # largest random rotation, as a fraction of a full turn (11 degrees)
-    "epochs": 8,  # one cycle over this budget, set for 99.5% in under 45 s on two cores
+    "epochs": 8,  # one cycle over this budget, set for 99.4% in about 30 s on two cores
+    "batch_size": 256,  # images per step
+    "optimizer": "adam",
+    "learning_rate": 1e-2,  # the one-cycle peak, per batch of `batch_size`
+    "beta_1": 0.7,  # Adam's first-moment decay
+    "beta_2": 0.9,  # Adam's second-moment decay
+    "lr_schedule": "one_cycle",  # 20% linear warm-up from 4% of the peak, cosine decay to 0
     "patience": 8,  # augmented training is noisy: let the one-cycle schedule finish
 }
 
@@ -55,7 +62,7 @@ def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int
             keras.Input(shape=input_shape),
             layers.RandomTranslation(shift, shift, fill_mode="constant"),
             layers.RandomRotation(params["rotation"], fill_mode="constant"),
-            *net(params, num_classes),
+            *record_net(params, num_classes),
         ],
         name="jitter",
     )

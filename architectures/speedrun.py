@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-from keras import layers
 
-from architectures.common import classifier
+from architectures.common import record_net
 from architectures.registry import register
 
 DEFAULTS: dict[str, Any] = {
@@ -51,18 +50,5 @@ def search_space(trial: Any) -> dict[str, Any]:
 def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     """Conv5x5-Pool-Conv3x3-Pool-Flatten-Dense(256)-Dense(classes), ReLU after each hidden layer."""
     return keras.Sequential(
-        [keras.Input(shape=input_shape), *net(params, num_classes)], name="speedrun"
+        [keras.Input(shape=input_shape), *record_net(params, num_classes)], name="speedrun"
     )
-
-
-def net(params: dict[str, Any], num_classes: int) -> list[keras.layers.Layer]:
-    """The record's layers after the input, for the architectures built on them."""
-    return [
-        layers.Conv2D(params["filters_1"], 5, activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(params["filters_2"], 3, activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Flatten(),
-        layers.Dense(params["dense_units"], activation="relu"),
-        classifier(num_classes),
-    ]
