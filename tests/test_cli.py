@@ -105,12 +105,13 @@ def test_each_architecture_is_a_tracked_child_run(smoke) -> None:
     client = MlflowClient(uri)
     runs = training_runs(client)
     assert sorted(run.data.tags["arch"] for run in runs) == ["basic", "lenet5"]
+    from benchmark.training import precision
     from benchmark.training.hardware import cpu_info
 
-    for run in runs:  # every timing names the machine it came from
+    for run in runs:  # every timing names the machine it came from, and its arithmetic
         assert run.data.tags["cpu_model"] == cpu_info()[0]
         assert run.data.tags["machine"].startswith(cpu_info()[0])
-        assert run.data.tags["precision"] == "float32"
+        assert run.data.tags["precision"] == precision.resolve("auto")  # bfloat16 on a Zen 5
     parents = {run.data.tags["mlflow.parentRunId"] for run in runs}
     assert len(parents) == 1
     parent = client.get_run(parents.pop())
