@@ -16,8 +16,8 @@ from benchmark.training import hardware
 # mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer itself (float16's narrow range).
 KERAS_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 WITHOUT = {  # why a reduced precision is refused where the hardware lacks it
-    "bfloat16": "this machine has no native bfloat16 (CPU flag avx512_bf16 or amx_bf16, or a GPU "
-    "of compute capability 8.0 or more)",
+    "bfloat16": "this machine has no native bfloat16 (CPU flag avx512_bf16 or amx_bf16 and no "
+    "GPU, or a GPU of compute capability 8.0 or more: with a GPU, the GPU trains)",
     "float16": "float16 needs a GPU of compute capability 7.0 or more (tensor cores), and this "
     "machine has none",
 }
