@@ -131,11 +131,6 @@ def native_precisions() -> frozenset[str]:
     return frozenset({"bfloat16"}) if flags & {"avx512_bf16", "amx_bf16"} else frozenset()
 
 
-def native_bfloat16() -> bool:
-    """Whether the device that trains computes bfloat16 natively (see native_precisions)."""
-    return "bfloat16" in native_precisions()
-
-
 def gpu_major() -> int | None:
     """The highest compute capability (major) of TensorFlow's GPUs; None when it sees none."""
     if not gpu_driver_present():
