@@ -69,10 +69,11 @@ def child(arch_name: str, setting: str, epochs: int, train_size: int = TRAIN_SIZ
 
     import architectures
     from benchmark.data.mnist import load_mnist
+    from benchmark.training import precision
     from benchmark.training.optimizers import make_optimizer
 
-    if setting in ("bfloat16", "float16"):
-        keras.mixed_precision.set_global_policy(f"mixed_{setting}")
+    if setting in precision.REDUCED:
+        keras.mixed_precision.set_global_policy(precision.KERAS_POLICIES[setting])
     x_train, y_train, _, _ = load_mnist()
     x = (x_train.astype("float32") / 255.0)[..., None]
     x_fit, y_fit = x[:train_size], y_train[:train_size]

@@ -42,9 +42,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _predict(settings)
     if args.command == "report" and settings.output is not None:
         runtime.check_writable(settings.output, "report folder (--output)")
-    if getattr(settings, "precision", None) in ("bfloat16", "float16"):
-        from benchmark.training import hardware, precision
+    from benchmark.training import hardware, precision  # neither loads TensorFlow
 
+    if getattr(settings, "precision", None) in precision.REDUCED:
         if hardware.gpu_driver_present():  # the GPU check asks TensorFlow: load it quietly
             runtime.import_tensorflow_quietly()
         precision.resolve(settings.precision)  # refused here, on the CPU flags, if no GPU can exist

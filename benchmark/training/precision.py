@@ -15,6 +15,7 @@ from benchmark.training import hardware
 # The Keras dtype policy of each resolved precision: mixed keeps variables in float32. Under
 # mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer itself (float16's narrow range).
 KERAS_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+REDUCED = ("bfloat16", "float16")  # the precisions hardware may lack, in auto's order of preference
 WITHOUT = {  # why a reduced precision is refused where the hardware lacks it
     "bfloat16": "this machine has no native bfloat16 (CPU flag avx512_bf16 or amx_bf16 and no "
     "GPU, or a GPU of compute capability 8.0 or more: with a GPU, the GPU trains)",
@@ -39,7 +40,7 @@ def resolve(asked: str) -> str:
     if asked == "float32":
         return "float32"
     native = hardware.native_precisions()
-    pick = next((name for name in ("bfloat16", "float16") if name in native), "float32")
+    pick = next((name for name in REDUCED if name in native), "float32")
     if asked == "auto":
         return pick
     if asked not in native:
