@@ -55,6 +55,24 @@ def classifier(num_classes: int) -> keras.layers.Layer:
     return layers.Dense(num_classes, activation="softmax", dtype="float32")
 
 
+def record_space(trial: Any, defaults: dict[str, Any], peak: tuple[float, float]) -> dict[str, Any]:
+    """The record net's Optuna space: widths, batch size, the one-cycle peak (log-uniform
+    within `peak`) and Adam's betas; epochs and patience stay the architecture's."""
+    return {
+        "filters_1": trial.suggest_categorical("filters_1", [16, 24, 32]),
+        "filters_2": trial.suggest_categorical("filters_2", [32, 48, 64]),
+        "dense_units": trial.suggest_categorical("dense_units", [128, 256, 512]),
+        "epochs": defaults["epochs"],
+        "batch_size": trial.suggest_categorical("batch_size", [128, 256, 512]),
+        "optimizer": "adam",
+        "learning_rate": trial.suggest_float("learning_rate", *peak, log=True),
+        "beta_1": trial.suggest_float("beta_1", 0.6, 0.9),
+        "beta_2": trial.suggest_categorical("beta_2", [0.9, 0.99, 0.999]),
+        "lr_schedule": "one_cycle",
+        "patience": defaults["patience"],
+    }
+
+
 def record_net(params: dict[str, Any], num_classes: int) -> list[keras.layers.Layer]:
     """The public MNIST speed record's layers after the input (speedrun, jitter)."""
     return [

@@ -11,7 +11,7 @@ from typing import Any
 
 import keras
 
-from architectures.common import record_net
+from architectures.common import record_net, record_space
 from architectures.registry import register
 
 DEFAULTS: dict[str, Any] = {
@@ -31,19 +31,7 @@ DEFAULTS: dict[str, Any] = {
 
 def search_space(trial: Any) -> dict[str, Any]:
     """Optuna space over widths, batch size, the one-cycle peak and Adam's betas."""
-    return {
-        "filters_1": trial.suggest_categorical("filters_1", [16, 24, 32]),
-        "filters_2": trial.suggest_categorical("filters_2", [32, 48, 64]),
-        "dense_units": trial.suggest_categorical("dense_units", [128, 256, 512]),
-        "epochs": DEFAULTS["epochs"],
-        "batch_size": trial.suggest_categorical("batch_size", [128, 256, 512]),
-        "optimizer": "adam",
-        "learning_rate": trial.suggest_float("learning_rate", 2e-3, 3e-2, log=True),
-        "beta_1": trial.suggest_float("beta_1", 0.6, 0.9),
-        "beta_2": trial.suggest_categorical("beta_2", [0.9, 0.99, 0.999]),
-        "lr_schedule": "one_cycle",
-        "patience": DEFAULTS["patience"],
-    }
+    return record_space(trial, DEFAULTS, peak=(2e-3, 3e-2))
 
 
 @register("speedrun", "the public MNIST speed-record net for 28x28 digits, one-cycle, 2 epochs")
