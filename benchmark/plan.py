@@ -12,7 +12,7 @@ import architectures
 from benchmark.data.splits import Splits
 from benchmark.errors import BenchmarkError
 from benchmark.redaction import redact_url
-from benchmark.settings import RunSettings
+from benchmark.settings import AUTO_JOBS_IMAGES, RunSettings
 from benchmark.settings.data import dataset_name
 from benchmark.training import costs
 
@@ -83,6 +83,25 @@ def fitting_architectures(
             f"for ({', '.join(settings.archs)}); pass a larger --image-size or try --arch mlp"
         )
     return fit, skipped
+
+
+def worker_count(
+    archs: list[str], settings: RunSettings, splits: Splits, sources: dict[str, Source]
+) -> int:
+    """How many trainings at a time: --jobs N, or auto's choice (see AUTO_JOBS_IMAGES).
+
+    auto: 2 on a machine of 2+ cores when there are 2+ trainings reading at least
+    AUTO_JOBS_IMAGES images in all; one training alone keeps two cores about 150% busy, two
+    one-thread workers near 180% (docs/results.md). Never more workers than trainings.
+    """
+    from benchmark.training import hardware
+
+    trainings = len(settings.seeds) * len(archs)
+    if settings.jobs is not None:
+        return max(1, min(settings.jobs, trainings))
+    epochs = sum(params_for(name, settings, sources.get(name))["epochs"] for name in archs)
+    images = epochs * len(settings.seeds) * len(splits.x_train)
+    return 2 if hardware.cpu_cores() >= 2 and trainings >= 2 and images >= AUTO_JOBS_IMAGES else 1
 
 
 def jobs(

@@ -75,9 +75,9 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
         log.warning(f"marked run {name} as KILLED: its process ended without closing it")
 
     started = time.perf_counter()
-    workers = min(settings.jobs, len(settings.seeds) * len(archs))
+    workers = plan.worker_count(archs, settings, splits, sources)
     jobs = plan.jobs(archs, settings, splits, sources, workers)
-    logged = settings.logged_params()
+    logged = {**settings.logged_params(), "jobs": workers}  # what auto chose, if auto
     if skipped:
         logged["skipped_architectures"] = json.dumps(skipped)
     with tracking.comparison_run(experiment_id, "comparison", logged) as comparison_id:

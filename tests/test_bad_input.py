@@ -45,6 +45,7 @@ BAD_INPUT = [
     ("run --all --seed x", "--seed: expected a whole number"),
     ("run --all --seeds 0", "--seeds: must be a positive whole number"),
     ("run --all --jobs 0", "--jobs: must be a positive whole number, got 0"),
+    ("run --all --jobs many", "--jobs: expected a whole number or auto, got 'many'"),
     ("run --all --seed 1 --seeds 2", "not allowed with argument"),
     ("run --all --subset 0", "--subset: must be between 10 (one image per class) and 54000"),
     ("run --all --subset 9", "--subset: must be between 10"),

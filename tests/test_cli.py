@@ -234,6 +234,8 @@ def test_list_prints_names_and_parameter_counts(capsys) -> None:
         (["run", "--arch", "mlp"], RunSettings(archs=["mlp"])),
         (["run", "--all", "--seeds", "2"], RunSettings(archs=architectures.names(), seeds=[0, 1])),
         (["run", "--arch", "mlp", "--ensemble"], RunSettings(archs=["mlp"], ensemble_k=5)),
+        (["run", "--arch", "mlp", "--jobs", "3"], RunSettings(archs=["mlp"], jobs=3)),
+        (["run", "--arch", "mlp", "--jobs", "auto"], RunSettings(archs=["mlp"], jobs=None)),
         (["tune", "--arch", "mlp", "--heartbeat", "3"], TuneSettings("mlp", heartbeat_seconds=3)),
         (["leaderboard", "--ensemble-k", "2"], BoardSettings(ensemble_k=2)),
         (["report"], ReportSettings()),

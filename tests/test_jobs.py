@@ -146,3 +146,34 @@ def test_ctrl_c_with_many_jobs_left_in_the_queue_exits_at_once(tmp_path: Path) -
         pytest.fail("the command was still running 60 s after Ctrl-C")
     assert process.returncode == 130, out
     assert "interrupted: finished runs are kept" in out
+
+
+class _Rows:
+    """Splits as worker_count reads them: only the number of training images."""
+
+    def __init__(self, count: int) -> None:
+        self.x_train = range(count)
+
+
+@pytest.mark.parametrize(
+    ("jobs", "archs", "seeds", "images", "cores", "expected"),
+    [
+        (None, ["basic", "mlp"], [0, 1], 54_000, 2, 2),  # 2 x 11 epochs x 54,000 images
+        (None, ["basic", "mlp"], [0], 54_000, 2, 1),  # 594,000 images: start-up costs more
+        (None, ["basic", "mlp"], [0, 1], 5_000, 2, 1),  # a subset
+        (None, ["basic"], [0, 1, 2, 3, 4, 5, 6], 54_000, 2, 2),  # seeds count as trainings
+        (None, ["augmented"], [0], 54_000, 2, 1),  # one training: nothing to share the cores
+        (None, ["basic", "mlp"], [0, 1], 54_000, 1, 1),  # one core
+        (3, ["basic", "mlp"], [0], 500, 2, 2),  # asked for: never more than the trainings
+        (1, ["basic", "mlp"], [0], 54_000, 2, 1),
+    ],
+)
+def test_auto_trains_two_at_a_time_when_the_work_repays_the_workers_start_up(
+    monkeypatch, jobs, archs, seeds, images, cores, expected
+) -> None:
+    from benchmark import plan
+    from benchmark.settings import RunSettings
+
+    monkeypatch.setattr(hardware, "cpu_cores", lambda: cores)
+    settings = RunSettings(archs=archs, seeds=seeds, jobs=jobs)
+    assert plan.worker_count(archs, settings, _Rows(images), {}) == expected

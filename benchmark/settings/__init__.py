@@ -13,6 +13,7 @@ from benchmark.settings.commands import (
     default_study_name,
 )
 from benchmark.settings.defaults import (
+    AUTO_JOBS_IMAGES,
     CHAMPION_ALIAS,
     CHAMPION_URI,
     COLORS,
@@ -39,6 +40,7 @@ from benchmark.settings.defaults import (
 from benchmark.settings.fields import Option, Settings
 
 __all__ = [
+    "AUTO_JOBS_IMAGES",
     "CHAMPION_ALIAS",
     "CHAMPION_URI",
     "COLORS",

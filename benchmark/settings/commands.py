@@ -18,6 +18,7 @@ from benchmark.settings.data import (
     registered_model,
 )
 from benchmark.settings.defaults import (
+    AUTO_JOBS_IMAGES,
     CHAMPION_ALIAS,
     CHAMPION_URI,
     DEFAULT_DATASET,
@@ -42,11 +43,13 @@ from benchmark.settings.fields import (
     non_negative,
     option,
     positive,
+    positive_or_auto,
     precision_field,
     storage_field,
     study_name_field,
     subset_size,
     tracking_uri_field,
+    whole_number_or_auto,
 )
 
 
@@ -158,13 +161,16 @@ class RunSettings(Settings):
         ),
     )
     precision: str = precision_field()
-    jobs: int = field(  # 1: train in this process, with every core
-        default=1,
+    jobs: int | None = field(  # None: auto, decided by plan.worker_count
+        default=None,
         metadata=cli(
-            option("--jobs", rule=positive, metavar="N",
+            option("--jobs", rule=positive_or_auto, parse=whole_number_or_auto, metavar="N|auto",
                    help="train N configurations at a time, each in its own worker process "
-                   "with cores/N TensorFlow threads (default 1: one at a time, every core); "
-                   "the runs' `threads` tag and machine say how they were timed"),
+                   "with cores/N TensorFlow threads; 1: one at a time, every core. Default "
+                   "auto: 2 on a machine of 2+ cores when the trainings read at least "
+                   f"{AUTO_JOBS_IMAGES:,} images (epochs x training images), else 1. "
+                   "The comparison run logs the number used; the runs' `threads` tag and "
+                   "machine say how they were timed"),
             logged=True,
         ),
     )  # fmt: skip

@@ -21,6 +21,10 @@ SUBSET_MAX = round(MNIST_TRAIN_IMAGES * (1 - VALIDATION_FRACTION))
 MAX_FAILURES = 3  # consecutive trials failing with the same error before tune stops
 TARGET_ACCURACY = 0.99  # validation accuracy whose first epoch time_to_target reports
 ENSEMBLE_K = 5  # members of the --ensemble row
+# --jobs auto trains two at a time on 2+ cores once the trainings read at least this many
+# images (epochs x training images, summed): below it, the workers' start-up (about 13 s on
+# the 2-core machine) costs more than the second core gives back.
+AUTO_JOBS_IMAGES = 1_000_000
 TRIALS = 20  # finished (complete or pruned) trials a study should reach
 HEARTBEAT_SECONDS = 10  # a running trial's liveness is written this often
 SAMPLERS = ("tpe", "random")

@@ -60,6 +60,21 @@ def non_negative(value: int) -> int:
     return value
 
 
+def whole_number_or_auto(text: str) -> int | None:
+    """Text as an int, or None for `auto`; ValueError with the message the command line prints."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"expected a whole number or auto, got {text!r}") from None
+
+
+def positive_or_auto(value: int | None) -> int | None:
+    """The value if it is None (auto) or 1 or more."""
+    return value if value is None else positive(value)
+
+
 def subset_size(value: int) -> int:
     """The value if it is a --subset MNIST can give: a stratified one per class up to 54,000."""
     if not SUBSET_MIN <= value <= SUBSET_MAX:

@@ -14,11 +14,12 @@ from sklearn.metrics import precision_recall_fscore_support
 from architectures.registry import Architecture
 from benchmark.data.splits import Splits, to_model_input
 from benchmark.settings import TARGET_ACCURACY
-from benchmark.training import costs, interrupts, precision
+from benchmark.training import costs, feed, interrupts, precision
 from benchmark.training.optimizers import learning_rate_for, make_optimizer
 from benchmark.training.result import TrainingResult
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+VALIDATION_BATCH = 1024  # images per validation step: no gradients, so larger than training's
 
 
 class _EpochClock(keras.callbacks.Callback):
@@ -76,7 +77,7 @@ def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int =
     """Predict once and derive loss, accuracy, macro/weighted precision, recall and F1."""
     start = time.perf_counter()
     probabilities = model.predict(
-        x, batch_size=batch_size, verbose=0, callbacks=[interrupts.BetweenSteps()]
+        feed.batches(x, None, batch_size), verbose=0, callbacks=[interrupts.BetweenSteps()]
     )
     predict_seconds = time.perf_counter() - start
     y_pred = probabilities.argmax(axis=1)
@@ -151,11 +152,10 @@ def fit(
 
     start = time.perf_counter()
     fitted = model.fit(
-        x_train,
-        splits.y_train,
-        batch_size=params["batch_size"],
+        feed.batches(x_train, splits.y_train, params["batch_size"], seed=seed),
         epochs=params["epochs"],
-        validation_data=(x_val, splits.y_val),
+        shuffle=False,  # the feed shuffles, by the seed
+        validation_data=feed.batches(x_val, splits.y_val, VALIDATION_BATCH),
         callbacks=all_callbacks,
         verbose=0,
     )
