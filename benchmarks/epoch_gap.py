@@ -42,7 +42,11 @@ def child(setting: str, train_size: int, epochs: int) -> None:
     arch = architectures.get("basic")
     keras.utils.set_random_seed(0)
     model = arch.build(arch.defaults, x.shape[1:], 10)
-    model.compile(make_optimizer("adam", 1e-3), "sparse_categorical_crossentropy", ["accuracy"])
+    model.compile(
+        optimizer=make_optimizer("adam", 1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     gaps: list[float] = []
     ends: list[float] = []
 
@@ -60,6 +64,7 @@ def child(setting: str, train_size: int, epochs: int) -> None:
         model.fit(
             feed.batches(x, y, batch, seed=0),
             epochs=epochs,
+            shuffle=False,  # the feed shuffles
             validation_data=feed.batches(x_val, y_val, 1024),
             callbacks=[Clock()],
             verbose=0,
