@@ -1,10 +1,13 @@
-"""speedrun's net on randomly shifted and slightly rotated digits: about 99.4% in 8 epochs.
+"""speedrun's net, twice as wide, on shifted and slightly rotated digits: 99.5% in 10 epochs.
 
-The same conv5x5-24 / pool / conv3x3-32 / pool / dense-256 net, batch 256, Adam with betas
-0.7/0.9 and a one-cycle schedule to a 1e-2 peak, for 8 epochs, with every training image moved
-by up to 8% of its side in each direction and turned by up to 11 degrees. The jitter stops the
-small net from memorising positions and slants, so it keeps gaining from epochs where speedrun
-levels off near 99.2% (0.9942 over 5 seeds in about 30 s on a 2-core Zen 5, bfloat16).
+speedrun's conv5x5 / pool / conv3x3 / pool / dense-256 layout with 32 and 64 channels instead of
+24 and 32, batch 256, Adam with betas 0.7/0.9 and a one-cycle schedule to a 5e-3 peak, for 10
+epochs, with every training image moved by up to 8% of its side in each direction and turned
+by up to 11 degrees. The jitter stops the net from memorising positions and slants, so it keeps
+gaining from epochs where speedrun levels off near 99.2%: a mean of 99.55% test accuracy over
+5 seeds in about 41 s each on a 2-core Zen 5 in bfloat16 (docs/results.md). speedrun's own
+widths level off near 99.44% however long they train; the wider net at speedrun's 1e-2 peak
+trained worse (99.10% on one seed), at 5e-3 better.
 """
 
 from __future__ import annotations
@@ -17,16 +20,16 @@ from keras import layers
 from architectures.common import record_net, record_space
 from architectures.registry import register
 
-DEFAULTS: dict[str, Any] = {  # speedrun's, but for the jitter and the budget
-    "filters_1": 24,  # channels of the 5x5 convolution
-    "filters_2": 32,  # channels of the 3x3 convolution
+DEFAULTS: dict[str, Any] = {  # speedrun's, but for the widths, jitter, peak and budget
+    "filters_1": 32,  # channels of the 5x5 convolution
+    "filters_2": 64,  # channels of the 3x3 convolution
     "dense_units": 256,
     "shift": 0.08,  # largest random shift, as a fraction of the image side
     "rotation": 0.03,  # largest random rotation, as a fraction of a full turn (11 degrees)
-    "epochs": 8,  # one cycle over this budget, set for 99.4% in about 30 s on two cores
+    "epochs": 10,  # one cycle over this budget, set for 99.5% in about 41 s on two cores
     "batch_size": 256,  # images per step
     "optimizer": "adam",
-    "learning_rate": 1e-2,  # the one-cycle peak, per batch of `batch_size`
+    "learning_rate": 5e-3,  # the one-cycle peak, per batch of `batch_size`
     "beta_1": 0.7,  # Adam's first-moment decay
     "beta_2": 0.9,  # Adam's second-moment decay
     "lr_schedule": "one_cycle",  # 20% linear warm-up from 4% of the peak, cosine decay to 0
@@ -43,7 +46,9 @@ def search_space(trial: Any) -> dict[str, Any]:
     }
 
 
-@register("jitter", "speedrun's net on shifted and slightly rotated digits, one-cycle, 8 epochs")
+@register(
+    "jitter", "speedrun's net, twice as wide, on shifted and slightly rotated digits, 10 epochs"
+)
 def build(params: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     """RandomTranslation and RandomRotation (training only), then speedrun's layers."""
     shift = params["shift"]

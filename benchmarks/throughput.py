@@ -10,8 +10,10 @@ repeats, and the ratio of the baseline's median to the setting's median (above 1
     uv run python benchmarks/throughput.py                       # basic and augmented
     uv run python benchmarks/throughput.py --arch basic --epochs 4 --repeats 3
 
-Settings: `float32` (numpy arrays into model.fit as `run` trains, oneDNN on unless
-TF_ENABLE_ONEDNN_OPTS says otherwise: the baseline; the header says which), `tf.data`
+Settings: `float32` (numpy arrays into model.fit, Keras' own pipeline, oneDNN on unless
+TF_ENABLE_ONEDNN_OPTS says otherwise: the baseline; the header says which), `feed`
+(benchmark.training.feed, what `run` and `tune` train on: Keras' pipeline without autotuning;
+see benchmarks/epoch_gap.py for why), `tf.data`
 (from_tensor_slices, shuffle, batch, prefetch), `threads` (intra-op threads = cores, inter-op
 1), `steps/exec 16` (steps_per_execution=16), `tf.data+steps` (both), `tf.data augment` (the
 model's random augmentation layers moved into that pipeline's map, for `augmented`), `oneDNN on`
@@ -40,6 +42,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 SETTINGS = (
     "float32",
     "float32 again",
+    "feed",
     "tf.data",
     "threads",
     "steps/exec 16",
@@ -108,7 +111,19 @@ def child(arch_name: str, setting: str, epochs: int, train_size: int = TRAIN_SIZ
 
     clock = keras.callbacks.LambdaCallback(on_epoch_end=clock_epoch)
     batch = params["batch_size"]
-    if setting in ("tf.data", "tf.data+steps", "tf.data augment"):
+    if setting == "feed":
+        from benchmark.training import feed
+
+        start, cpu_start = time.perf_counter(), sum(os.times()[:2])
+        model.fit(
+            feed.batches(x_fit, y_fit, batch, seed=0),
+            epochs=epochs,
+            shuffle=False,  # the feed shuffles
+            validation_data=feed.batches(x_val, y_val, 1024),
+            callbacks=[clock],
+            verbose=0,
+        )
+    elif setting in ("tf.data", "tf.data+steps", "tf.data augment"):
         data = (
             tf.data.Dataset.from_tensor_slices((x_fit, y_fit))
             .shuffle(len(x_fit), seed=0, reshuffle_each_iteration=True)
