@@ -33,7 +33,7 @@ def child(setting: str, train_size: int, epochs: int) -> None:
     import architectures
     from benchmark.data.mnist import load_mnist
     from benchmark.data.splits import to_model_input
-    from benchmark.training import feed
+    from benchmark.training import feed, runner
     from benchmark.training.optimizers import make_optimizer
 
     x_all, y_all, _, _ = load_mnist()
@@ -65,7 +65,7 @@ def child(setting: str, train_size: int, epochs: int) -> None:
             feed.batches(x, y, batch, seed=0),
             epochs=epochs,
             shuffle=False,  # the feed shuffles
-            validation_data=feed.batches(x_val, y_val, 1024),
+            validation_data=feed.batches(x_val, y_val, runner.INFERENCE_BATCH),
             callbacks=[Clock()],
             verbose=0,
         )

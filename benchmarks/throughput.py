@@ -112,14 +112,14 @@ def child(arch_name: str, setting: str, epochs: int, train_size: int = TRAIN_SIZ
     clock = keras.callbacks.LambdaCallback(on_epoch_end=clock_epoch)
     batch = params["batch_size"]
     if setting == "feed":
-        from benchmark.training import feed
+        from benchmark.training import feed, runner
 
         start, cpu_start = time.perf_counter(), sum(os.times()[:2])
         model.fit(
             feed.batches(x_fit, y_fit, batch, seed=0),
             epochs=epochs,
             shuffle=False,  # the feed shuffles
-            validation_data=feed.batches(x_val, y_val, 1024),
+            validation_data=feed.batches(x_val, y_val, runner.INFERENCE_BATCH),
             callbacks=[clock],
             verbose=0,
         )

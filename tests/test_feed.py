@@ -65,5 +65,5 @@ def test_fit_trains_on_the_feed_not_on_keras_numpy_pipeline(
     train, validation = len(tiny_splits.x_train), len(tiny_splits.x_val)
     assert fed == [
         (train, mlp.defaults["batch_size"], 5),  # shuffled by the run's seed
-        (validation, runner.VALIDATION_BATCH, None),
+        (validation, runner.INFERENCE_BATCH, None),
     ]

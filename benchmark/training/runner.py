@@ -19,7 +19,7 @@ from benchmark.training.optimizers import learning_rate_for, make_optimizer
 from benchmark.training.result import TrainingResult
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
-VALIDATION_BATCH = 1024  # images per validation step: no gradients, so larger than training's
+INFERENCE_BATCH = 1024  # images per step of validation and test predictions: no gradients
 
 
 class _EpochClock(keras.callbacks.Callback):
@@ -73,7 +73,9 @@ def build_model(
     return model
 
 
-def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> dict:
+def evaluate(
+    model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = INFERENCE_BATCH
+) -> dict:
     """Predict once and derive loss, accuracy, macro/weighted precision, recall and F1."""
     start = time.perf_counter()
     probabilities = model.predict(
@@ -155,7 +157,7 @@ def fit(
         feed.batches(x_train, splits.y_train, params["batch_size"], seed=seed),
         epochs=params["epochs"],
         shuffle=False,  # the feed shuffles, by the seed
-        validation_data=feed.batches(x_val, splits.y_val, VALIDATION_BATCH),
+        validation_data=feed.batches(x_val, splits.y_val, INFERENCE_BATCH),
         callbacks=all_callbacks,
         verbose=0,
     )
