@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from benchmark.data.dataset import KEYS, Dataset, hold_out_test
+from benchmark.data.images import DECODING_VERSION, fit_image, image_size, read_rgb
 from benchmark.data.mnist import default_cache_dir
 from benchmark.data.sources import Request, register
 from benchmark.errors import BenchmarkError
@@ -26,7 +26,6 @@ from benchmark.settings.data import safe_name
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
-GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 MEMORY_SHARE = 0.5  # the images may take at most this share of the memory available now
 CACHE_SUBDIR = "folders"
 
@@ -80,29 +79,20 @@ def _scan(files: list[tuple[Path, int, bool]]) -> list[_Image]:
     found = []
     for path, label, test in files:
         try:
-            with Image.open(path) as image:
-                width, height = image.size
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-            log.warning(f"data: skipped {path}: not an image Pillow can read")
+            size = image_size(path)
+        except BenchmarkError as error:
+            log.warning(f"data: skipped {error}")
             continue
-        found.append(_Image(path, label, test, (height, width)))
+        found.append(_Image(path, label, test, size))
     return found
 
 
 def _decode(image: _Image, size: tuple[int, int]) -> np.ndarray | None:
-    """The image as uint8 RGB at `size`, transparency on white; None (warned) if unreadable."""
+    """The image as uint8 RGB at `size`, read as predict reads it; None (warned) if unreadable."""
     try:
-        with Image.open(image.path) as opened:
-            picture = ImageOps.exif_transpose(opened)
-            if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
-                white = Image.new("RGBA", picture.size, (255, 255, 255, 255))
-                picture = Image.alpha_composite(white, picture.convert("RGBA"))
-            picture = picture.convert("RGB")
-            if (picture.height, picture.width) != size:
-                picture = picture.resize((size[1], size[0]), Image.Resampling.LANCZOS)
-            return np.asarray(picture, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        log.warning(f"data: skipped {image.path}: not an image Pillow can read")
+        return fit_image(read_rgb(image.path), (*size, 3))
+    except BenchmarkError as error:
+        log.warning(f"data: skipped {error}")
         return None
 
 
@@ -142,8 +132,8 @@ def _progress(items: list[_Image], description: str):  # noqa: ANN202 - a genera
 
 
 def _cache_key(root: Path, files: list[tuple[Path, int, bool]], request: Request) -> str:
-    """A digest of every file's place, class, split and bytes, and the size and colour asked."""
-    digest = hashlib.sha256(repr((request.image_size, request.color)).encode())
+    """A digest of every file's place, class, split and bytes, the size, colour and decoding."""
+    digest = hashlib.sha256(repr((request.image_size, request.color, DECODING_VERSION)).encode())
     for path, label, test in files:
         digest.update(f"{path.relative_to(root)}|{label}|{test}|".encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
