@@ -124,9 +124,10 @@ def _warn_if_huge(image: Image.Image, path: Path) -> None:
         return
     # Pillow holds L, P and 1 in one byte a pixel, 16-bit grey in two, the other modes in four.
     depth = 1 if image.mode in ("1", "L", "P") else 2 if image.mode.startswith("I;16") else 4
+    mebibytes = width * height * depth / 2**20
     log.warning(
-        f"data: {path} is {width}x{height} pixels, near Pillow's pixel limit of "
-        f"{pixel_limit():,}: decoding it takes about {width * height * depth / 2**30:.1f} GiB"
+        f"data: {path} is {width} pixels wide and {height} tall, near Pillow's pixel limit of "
+        f"{pixel_limit():,} pixels: decoding it takes about {mebibytes:,.0f} MiB"
     )
 
 
