@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 import subprocess
 import sys
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +115,7 @@ BAD_INPUT = [
     ("predict {tmp}", "is a directory, not an image"),
     ("predict {file}", "not an image Pillow can read"),
     ("predict {empty}", "not an image Pillow can read"),
+    ("predict {huge}", "400,000,000 pixels, over Pillow's pixel limit of 178,956,970 pixels"),
     ("predict --model", "--model: expected one argument"),
     ("predict a.png --subset 3", "unrecognized arguments: --subset 3"),
     ("predict a.png --precision float32", "unrecognized arguments: --precision float32"),
@@ -186,13 +189,28 @@ def make_datasets(folder: Path) -> None:
     np.savez(data / "negative.npz", x_train=x, y_train=y, x_test=x, y_test=y - 1)
 
 
+def huge_png_header(width: int, height: int) -> bytes:
+    """A grey PNG's header claiming width x height pixels, with one row of data: 99 bytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
+    row = zlib.compress(b"\0" * (width + 1))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", row) + chunk(b"IEND", b"")
+
+
 def command_line(text: str, folder: Path) -> list[str]:
     """The row's arguments with its placeholders filled in for `folder`."""
     (folder / "notes.png").write_text("not an image\n")
     (folder / "empty.png").write_bytes(b"")
     if "{data}" in text:
         make_datasets(folder)
+    (folder / "huge.png").write_bytes(huge_png_header(20_000, 20_000))
     places = {"tmp": folder, "file": folder / "notes.png", "empty": folder / "empty.png"}
+    places["huge"] = folder / "huge.png"
     places["data"] = folder / "data"
     return [part.format(**places) for part in text.split()]
 
