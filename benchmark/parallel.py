@@ -144,11 +144,14 @@ def work(
     for variable in THREAD_VARIABLES:
         os.environ[variable] = str(threads)
     # The terminal's Ctrl-C reaches every process of the group; the parent turns it into one
-    # SIGTERM per worker, which stops training between batches (a second signal would not).
+    # SIGTERM per worker, which stops training between batches. SIGTERM to the whole group
+    # (timeout, systemd, Slurm, kill -- -PGID) reaches a worker twice, from the sender and from
+    # the parent: the worker acts on the first and ignores the second, which would otherwise
+    # interrupt the clean-up that ends its run FAILED and leave the run RUNNING.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from benchmark import logs, runtime
 
-    runtime.stop_on_sigterm()
+    runtime.stop_on_sigterm(repeats=False)
     logs.setup(verbosity, prefix=f"j{index} ")  # each line says which worker printed it
     runtime.import_tensorflow_quietly()
     from mlflow.exceptions import MlflowException

@@ -16,9 +16,24 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def stop_on_sigterm() -> None:
-    """Make `kill` (SIGTERM) clean up like Ctrl-C: raise KeyboardInterrupt in the main thread."""
-    signal.signal(signal.SIGTERM, _interrupt)
+def _interrupt_once(signum: int, frame: object) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # a later copy is the same request: let it finish
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm(repeats: bool = True) -> None:
+    """Make `kill` (SIGTERM) clean up like Ctrl-C: raise KeyboardInterrupt in the main thread.
+
+    With `repeats=False` (a `run --jobs` worker) only the first SIGTERM counts: SIGTERM to a
+    process group reaches a worker twice, from the sender and from its parent, and the second
+    would cut short the clean-up the first started (ending the run FAILED).
+    """
+    signal.signal(signal.SIGTERM, _interrupt if repeats else _interrupt_once)
+
+
+def ignores_repeats(handler: object) -> bool:
+    """Whether a signal handler acts on the first signal only (`stop_on_sigterm(False)`)."""
+    return handler is _interrupt_once
 
 
 def x86() -> bool:

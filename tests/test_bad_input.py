@@ -1,7 +1,8 @@
 """Bad input across the commands: one line, a non-zero exit, no traceback, nothing trained.
 
 Each row is a command line and a fragment of the one line it must print. `{tmp}` is a fresh
-folder (the working directory), `{file}` a text file, `{empty}` an empty file there.
+folder (the working directory), `{file}` a text file, `{empty}` an empty file there; `{blank}`
+is an empty argument, `{spaces}` two spaces and `{long}` 501 characters.
 """
 
 from __future__ import annotations
@@ -45,7 +46,21 @@ BAD_INPUT = [
     ("run --all --batch-size 0", "--batch-size: must be a positive whole number"),
     ("run --all --seed -1", "--seed: must be 0 or more, got -1"),
     ("run --all --seed x", "--seed: expected a whole number"),
-    ("run --all --seeds 0", "--seeds: must be a positive whole number"),
+    ("run --all --seeds 0", "--seeds: must be 1 to 10000, got 0"),
+    ("run --all --seeds 10001", "--seeds: must be 1 to 10000, got 10001"),
+    ("run --all --seed 4294967296", "--seed: must be 0 to 4294967295 (2^32 - 1), got 4294967296"),
+    ("run --all --seed 4294967295 --seeds 2", "not allowed with argument"),
+    ("run --all --epochs 9223372036854775808", "--epochs: must be at most 9223372036854775807"),
+    ("run --all --batch-size 9223372036854775808", "--batch-size: must be at most "
+     "9223372036854775807 (2^63 - 1)"),
+    ("run --all --jobs 9223372036854775808", "--jobs: must be at most 9223372036854775807"),
+    ("run --all --ensemble-k 9223372036854775808", "--ensemble-k: must be at most"),
+    ("run --all --experiment {blank}", "--experiment: must name an experiment, got ''"),
+    ("run --all --experiment {spaces}", "--experiment: must name an experiment, got '  '"),
+    ("run --all --experiment {long}", "--experiment: must be at most 500 characters (MLflow's "
+     "limit), got 501"),
+    ("run --all --tracking-uri garbage://x", "--tracking-uri: scheme 'garbage' is not a tracking "
+     "store MLflow supports; use sqlite:///FILE.db, http(s)://HOST:PORT"),
     ("run --all --jobs 0", "--jobs: must be a positive whole number, got 0"),
     ("run --all --jobs many", "--jobs: expected a whole number or auto, got 'many'"),
     ("run --all --seed 1 --seeds 2", "not allowed with argument"),
@@ -88,7 +103,14 @@ BAD_INPUT = [
     ("tune --arch basic --subset 60000", "got 60000"),
     ("tune --arch basic --seed -1", "--seed: must be 0 or more, got -1"),
     ("tune --arch basic --seed 1e3", "--seed: expected a whole number, got '1e3'"),
-    ("tune --arch basic --heartbeat 0", "--heartbeat: must be a positive whole number"),
+    ("tune --arch basic --heartbeat 0", "--heartbeat: must be 1 to 86400 seconds (a day)"),
+    ("tune --arch basic --heartbeat 86401", "--heartbeat: must be 1 to 86400 seconds (a day)"),
+    ("tune --arch basic --seed 4294967296", "--seed: must be 0 to 4294967295 (2^32 - 1)"),
+    ("tune --arch basic --timeout 9223372036854775808", "--timeout: must be at most"),
+    ("tune --arch basic --trials 9223372036854775808", "--trials: must be at most"),
+    ("tune --arch basic --workers 9223372036854775808", "--workers: must be at most"),
+    ("tune --arch basic --experiment {blank}", "--experiment: must name an experiment"),
+    ("tune --arch basic --tracking-uri s3://bucket", "scheme 's3' is not a tracking store"),
     ("tune --arch basic --max-failures 0", "--max-failures: must be a positive whole number"),
     ("tune --arch basic --max-failures x", "--max-failures: expected a whole number"),
     ("tune --arch basic --all", "unrecognized arguments: --all"),
@@ -102,11 +124,14 @@ BAD_INPUT = [
     ("leaderboard --seed 1", "unrecognized arguments: --seed 1"),
     ("leaderboard --tracking-uri sqlite:///{tmp}/missing.db", "no MLflow store at"),
     ("leaderboard --tracking-uri sqlite:////no/such/dir/m.db", "does not exist"),
+    ("leaderboard --tracking-uri garbage://x", "scheme 'garbage' is not a tracking store"),
+    ("leaderboard --experiment {long}", "--experiment: must be at most 500 characters"),
     # report
     ("report --output /proc/nope", "cannot write to the report folder (--output) /proc/nope"),
     ("report --output {file}/sub", "is not a folder"),
     ("report --ensemble-k 0", "--ensemble-k: must be a positive whole number"),
     ("report --experiment", "--experiment: expected one argument"),
+    ("report --experiment {blank}", "--experiment: must name an experiment"),
     ("report --format csv", "unrecognized arguments: --format csv"),
     ("report --tracking-uri sqlite:///{tmp}/missing.db", "no MLflow store at"),
     # predict
@@ -120,6 +145,7 @@ BAD_INPUT = [
     ("predict a.png --subset 3", "unrecognized arguments: --subset 3"),
     ("predict a.png --precision float32", "unrecognized arguments: --precision float32"),
     ("predict a.png --dataset nosuchset", "unknown dataset 'nosuchset'; choose from: mnist"),
+    ("predict a.png --tracking-uri garbage://x", "scheme 'garbage' is not a tracking store"),
     # datasets: refused before any training, nothing written to MLflow
     ("run --arch basic --dataset nosuchset", "unknown dataset 'nosuchset'; choose from: mnist, "
      "digits, fashion_mnist, cifar10, cifar100, or give a folder"),
@@ -211,7 +237,7 @@ def command_line(text: str, folder: Path) -> list[str]:
     (folder / "huge.png").write_bytes(huge_png_header(20_000, 20_000))
     places = {"tmp": folder, "file": folder / "notes.png", "empty": folder / "empty.png"}
     places["huge"] = folder / "huge.png"
-    places["data"] = folder / "data"
+    places.update(data=folder / "data", blank="", spaces="  ", long="x" * 501)
     return [part.format(**places) for part in text.split()]
 
 
@@ -243,9 +269,14 @@ CHECKED_BEFORE_LOADING = [
     "run --arch nosuch",
     "run --all --subset 99999",
     "run --all --seed -1",
+    "run --all --seed 4294967296",
+    "run --all --experiment {blank}",
+    "run --all --tracking-uri garbage://x",
     "run --all --target-accuracy 2",
     "tune --arch nope",
     "tune --arch basic --seed -1",
+    "tune --arch basic --seed 4294967296",
+    "tune --arch basic --experiment {long}",
     "tune --arch basic --subset 54001",
     "report --output /proc/nope",
     "leaderboard --ensemble-k 0",
@@ -323,3 +354,63 @@ def test_other_libraries_lines_and_warnings_show_only_when_verbose(verbosity, ca
         assert "alembic chatter" in out and "decompression bomb" in out
     else:
         assert out + err == ""
+
+
+def test_the_tracking_schemes_are_mlflows() -> None:
+    """The schemes settings accept without importing MLflow are the tracking stores it builds."""
+    from mlflow.tracking._tracking_service import utils
+
+    from benchmark.settings.defaults import TRACKING_SCHEMES
+
+    unity_catalog = {"databricks-uc", "uc"}  # registered, but refused by the client itself
+    assert set(utils._tracking_store_registry._registry) - unity_catalog == {"", *TRACKING_SCHEMES}
+
+
+def test_an_unsupported_scheme_in_the_environment_names_the_tracking_store(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "garbage://x")
+    assert main(["leaderboard"]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("error: tracking URI garbage://x: scheme 'garbage' is not a tracking")
+    assert "registry" not in err and len(err.strip().splitlines()) == 1, err
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_server_reached_with_user_and_password_is_accepted(
+    mlflow_server: str, tmp_path, monkeypatch, capsys
+) -> None:
+    """MLflow's client sends user:password@ as HTTP basic auth; the reachability probe must too
+    (a server without auth ignores them). It called such a server unreachable."""
+    from mlflow.tracking import MlflowClient
+
+    from benchmark import tracking
+
+    with_password = mlflow_server.replace("http://", "http://alice:s3cr%40t@")
+    experiment_id = tracking.connect(with_password, "with-credentials")
+    assert MlflowClient(mlflow_server).get_experiment(experiment_id).name == "with-credentials"
+    monkeypatch.chdir(tmp_path)
+    args = ["leaderboard", "--tracking-uri", with_password, "--experiment", "with-credentials"]
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == EXIT_USER_ERROR and "no finished runs in experiment" in err, err
+    assert "s3cr" not in err
+
+
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [("no-such-host.invalid:5000", "unreachable ("), ("127.0.0.1:{port}", "Connection refused")],
+    ids=["unknown host", "nothing listening"],
+)
+def test_a_wrong_host_with_credentials_is_one_line_naming_the_host(
+    host, reason, tmp_path, monkeypatch, capsys
+) -> None:
+    from tests.conftest import free_port
+
+    uri = f"http://alice:s3cr%40t@{host.format(port=free_port())}"
+    monkeypatch.chdir(tmp_path)
+    assert main(["leaderboard", "--tracking-uri", uri]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert reason in err and "tracking server http://alice:***@" in err, err
+    assert "s3cr" not in err and len(err.strip().splitlines()) == 1, err

@@ -293,7 +293,7 @@ def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Completed
         (["run", "--all", "--subset", "-5"], "--subset: must be between 10"),
         (["run", "--all", "--subset", "ten"], "expected a whole number"),
         (["run", "--all", "--seed", "1", "--seeds", "2"], "not allowed with argument --seed"),
-        (["run", "--all", "--seeds", "0"], "--seeds: must be a positive whole number"),
+        (["run", "--all", "--seeds", "0"], "--seeds: must be 1 to 10000, got 0"),
         (["run", "--all", "--seed", "-1"], "--seed: must be 0 or more"),
         (["run", "--all", "--ensemble-k", "0"], "--ensemble-k: must be a positive whole number"),
         (["run", "--all", "--tracking-uri", "http://127.0.0.1:9"], "is unreachable"),

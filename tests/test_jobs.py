@@ -177,3 +177,46 @@ def test_auto_trains_two_at_a_time_when_the_work_repays_the_workers_start_up(
     monkeypatch.setattr(hardware, "cpu_cores", lambda: cores)
     settings = RunSettings(archs=archs, seeds=seeds, jobs=jobs)
     assert plan.worker_count(archs, settings, _Rows(images), {}) == expected
+
+
+def sigterm_to_the_group_while_both_workers_train(folder: Path) -> tuple[int, str, dict]:
+    """`run --jobs 2` in its own process group, SIGTERM to the whole group (what `timeout`,
+    systemd, Slurm and `kill -- -PGID` send) once both workers train; (exit code, output,
+    statuses of the training runs by architecture)."""
+    args = ["run", "--arch", "mlp", "lenet5", "--subset", "2000", "--epochs", "50", "--force"]
+    process = started(*args, "--jobs", "2", cwd=folder, start_new_session=True)
+    seen, training = [], set()
+    for line in process.stdout:
+        seen.append(line)
+        if " epoch " in line and line[:3] in ("j0 ", "j1 "):
+            training.add(line[:3])
+        if len(training) == 2:
+            break
+    if process.poll() is not None or len(training) < 2:
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail("both workers never trained at once:\n" + "".join(seen))
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        out = "".join(seen) + process.communicate(timeout=120)[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail("still running 120 s after SIGTERM to its process group")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    newest = {}
+    for run in sorted(training_runs(uri), key=lambda run: run.info.start_time):
+        newest[run.data.tags["arch"]] = run.info.status
+    return process.returncode, out, newest
+
+
+@pytest.mark.slow  # interrupts training on purpose, three times
+def test_sigterm_to_the_process_group_ends_every_workers_run_failed(
+    tmp_path: Path, migrated_schema: Path
+) -> None:
+    """Each worker gets the group's SIGTERM and then the parent's: the second is the same request
+    and must not cut the first one's clean-up short (it left a run RUNNING in 2 of 8 tries)."""
+    shutil.copyfile(migrated_schema, tmp_path / "mlflow.db")
+    for _ in range(3):
+        code, out, statuses = sigterm_to_the_group_while_both_workers_train(tmp_path)
+        assert code == 130, out
+        assert "Traceback" not in out and "interrupted: finished runs are kept" in out, out
+        assert statuses == {"mlp": "FAILED", "lenet5": "FAILED"}, out

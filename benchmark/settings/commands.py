@@ -27,6 +27,7 @@ from benchmark.settings.defaults import (
     PRUNERS,
     RANKINGS,
     SAMPLERS,
+    SEED_MAX,
     SUBSET_MAX,
     SUBSET_MIN,
     TRIALS,
@@ -40,11 +41,13 @@ from benchmark.settings.fields import (
     decimal_number,
     ensemble_k_field,
     experiment_field,
-    non_negative,
+    heartbeat_seconds,
     option,
     positive,
     positive_or_auto,
     precision_field,
+    seed_count,
+    seed_number,
     storage_field,
     study_name_field,
     subset_size,
@@ -96,9 +99,9 @@ class RunSettings(Settings):
     seeds: list[int] = field(  # weights and shuffling seeds
         default_factory=lambda: [0],
         metadata=cli(
-            option("--seed", rule=non_negative, group="seeds", default=0,
+            option("--seed", rule=seed_number, group="seeds", default=0,
                    help="one weights and shuffling seed (default 0)"),
-            option("--seeds", rule=positive, group="seeds", metavar="K",
+            option("--seeds", rule=seed_count, group="seeds", metavar="K",
                    help="train every architecture with seeds 0..K-1, each its own run"),
             read=_read_seeds,
             logged=True,
@@ -190,8 +193,8 @@ class RunSettings(Settings):
             raise BenchmarkError("--study-name names one study; use it with one --arch")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise BenchmarkError(f"seeds must be distinct and at least one, got {self.seeds}")
-        if min(self.seeds) < 0:
-            raise BenchmarkError(f"seeds must be 0 or more, got {min(self.seeds)}")
+        if min(self.seeds) < 0 or max(self.seeds) > SEED_MAX:
+            raise BenchmarkError(f"seeds must be 0 to {SEED_MAX} (2^32 - 1), got {self.seeds}")
         if self.target_accuracy is not None and self.early_stopping:
             raise BenchmarkError(
                 "--target-accuracy stops each run at the target, not on val_loss; "
@@ -290,7 +293,7 @@ class TuneSettings(Settings):
     seed: int = field(
         default=0,
         metadata=cli(
-            option("--seed", rule=non_negative, help="sampler and weights seed"), logged=True
+            option("--seed", rule=seed_number, help="sampler and weights seed"), logged=True
         ),
     )
     max_failures: int = field(
@@ -306,7 +309,7 @@ class TuneSettings(Settings):
     heartbeat_seconds: int = field(
         default=HEARTBEAT_SECONDS,
         metadata=cli(
-            option("--heartbeat", rule=positive, metavar="HEARTBEAT",
+            option("--heartbeat", rule=heartbeat_seconds, metavar="HEARTBEAT",
                    help="seconds between a trial's heartbeats; a trial silent for 3 of them is "
                    "failed and retried"),
         ),

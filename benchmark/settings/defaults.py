@@ -5,6 +5,11 @@
 DEFAULT_STORAGE = "sqlite:///optuna.db"  # Optuna study storage, in the working directory
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow store, in the working directory
 DEFAULT_EXPERIMENT = "cnn-benchmark"  # MLflow experiment name
+EXPERIMENT_NAME_MAX = 500  # characters: MLflow's MAX_EXPERIMENT_NAME_LENGTH
+# The tracking stores MLflow's client builds, by URI scheme (a database's "+driver" apart; no
+# scheme at all is a local folder); packages may register more (entry points, group below).
+TRACKING_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "file", "databricks")
+TRACKING_STORE_PLUGINS = "mlflow.tracking_store"
 REGISTERED_MODEL_PREFIX = "cnn-benchmark-"  # + the dataset: the registered model it joins
 REGISTERED_MODEL = "cnn-benchmark-mnist"  # the MLflow registered model MNIST's champion joins
 CHAMPION_ALIAS = "champion"  # the alias of the registered model version `predict` loads
@@ -18,6 +23,11 @@ MNIST_CLASSES = 10
 # leaves of the training split (54,000).
 SUBSET_MIN = MNIST_CLASSES
 SUBSET_MAX = round(MNIST_TRAIN_IMAGES * (1 - VALIDATION_FRACTION))
+# NumPy's and Optuna's random generators take seeds from 0 to 2^32 - 1.
+SEED_MAX = 2**32 - 1
+SEEDS_MAX = 10_000  # --seeds K: each seed is a full training of every architecture
+WHOLE_MAX = 2**63 - 1  # the largest whole number TensorFlow and NumPy hold (int64)
+HEARTBEAT_MAX = 86_400  # seconds, a day; far beyond it Optuna's heartbeat timers overflow
 MAX_FAILURES = 3  # consecutive trials failing with the same error before tune stops
 TARGET_ACCURACY = 0.99  # validation accuracy whose first epoch time_to_target reports
 ENSEMBLE_K = 5  # members of the --ensemble row

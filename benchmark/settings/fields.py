@@ -13,10 +13,16 @@ from benchmark.settings.defaults import (
     DEFAULT_STORAGE,
     DEFAULT_TRACKING_URI,
     ENSEMBLE_K,
+    EXPERIMENT_NAME_MAX,
+    HEARTBEAT_MAX,
     PRECISIONS,
+    SEED_MAX,
+    SEEDS_MAX,
     SUBSET_MAX,
     SUBSET_MIN,
+    WHOLE_MAX,
 )
+from benchmark.settings.stores import tracking_uri
 
 Rule = Callable[[Any], Any]  # returns the value or raises ValueError with the message
 
@@ -47,17 +53,56 @@ def accuracy_target(value: float) -> float:
 
 
 def positive(value: int) -> int:
-    """The value if it is 1 or more."""
+    """The value if it is 1 or more (and a whole number TensorFlow and NumPy can hold)."""
     if value <= 0:
         raise ValueError(f"must be a positive whole number, got {value}")
-    return value
+    return _held(value)
 
 
 def non_negative(value: int) -> int:
-    """The value if it is 0 or more."""
+    """The value if it is 0 or more (and a whole number TensorFlow and NumPy can hold)."""
     if value < 0:
         raise ValueError(f"must be 0 or more, got {value}")
+    return _held(value)
+
+
+def _held(value: int) -> int:
+    """The value if it fits in 64 bits, as every count and size handed to TensorFlow must."""
+    if value > WHOLE_MAX:
+        raise ValueError(f"must be at most {WHOLE_MAX} (2^63 - 1), got {value}")
     return value
+
+
+def seed_number(value: int) -> int:
+    """The value if NumPy's and Optuna's random generators take it: 0 to 2^32 - 1."""
+    if non_negative(value) > SEED_MAX:
+        raise ValueError(f"must be 0 to {SEED_MAX} (2^32 - 1), got {value}")
+    return value
+
+
+def seed_count(value: int) -> int:
+    """The value if it is a --seeds count: 1 to SEEDS_MAX trainings per architecture."""
+    if not 1 <= value <= SEEDS_MAX:
+        raise ValueError(f"must be 1 to {SEEDS_MAX}, got {value}")
+    return value
+
+
+def heartbeat_seconds(value: int) -> int:
+    """The value if it is a heartbeat Optuna can keep: 1 s to a day."""
+    if not 1 <= value <= HEARTBEAT_MAX:
+        raise ValueError(f"must be 1 to {HEARTBEAT_MAX} seconds (a day), got {value}")
+    return value
+
+
+def experiment_name(text: str) -> str:
+    """The text if MLflow takes it as an experiment name: not blank, at most 500 characters."""
+    if not text.strip():
+        raise ValueError(f"must name an experiment, got {text!r}")
+    if len(text) > EXPERIMENT_NAME_MAX:
+        raise ValueError(
+            f"must be at most {EXPERIMENT_NAME_MAX} characters (MLflow's limit), got {len(text)}"
+        )
+    return text
 
 
 def whole_number_or_auto(text: str) -> int | None:
@@ -91,9 +136,9 @@ class Option:
 
     flags: tuple[str, ...]
     help: str | None = None
-    rule: Rule | None = None  # positive or non_negative: the option is a checked whole number
+    rule: Rule | None = None  # positive, non_negative ...: the option's text is checked
     group: str | None = None  # options sharing a group exclude each other
-    parse: Callable[[str], Any] = whole_number  # how a ruled option's text becomes a number
+    parse: Callable[[str], Any] = whole_number  # what a ruled option's text becomes first
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -105,7 +150,7 @@ def option(
     parse: Callable[[str], Any] = whole_number,
     **kwargs: Any,
 ) -> Option:
-    """An Option; `rule` makes it a number (`parse`d, a whole number by default) it checks."""
+    """An Option; `rule` checks its text once `parse`d (into a whole number by default)."""
     return Option(flags, help, rule, group, parse, kwargs)
 
 
@@ -125,6 +170,8 @@ def experiment_field() -> Any:
         metadata=cli(
             option(
                 "--experiment",
+                rule=experiment_name,
+                parse=str,
                 help=f"MLflow experiment name (default {DEFAULT_EXPERIMENT}, or "
                 f"{DEFAULT_EXPERIMENT}-<dataset> for datasets other than MNIST)",
             )
@@ -139,6 +186,8 @@ def tracking_uri_field() -> Any:
         metadata=cli(
             option(
                 "--tracking-uri",
+                rule=tracking_uri,
+                parse=str,
                 help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
                 f"{DEFAULT_TRACKING_URI} in the working directory)",
             )
@@ -240,7 +289,7 @@ class Settings:
             for opt in item.metadata.get("options", ()):
                 value = getattr(self, item.name)
                 choices = opt.kwargs.get("choices")
-                if opt.rule is not None and _is_number(value):
+                if opt.rule is not None and (_is_number(value) or isinstance(value, str)):
                     try:
                         opt.rule(value)
                     except ValueError as error:

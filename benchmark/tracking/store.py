@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import os
@@ -11,12 +12,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import mlflow
 from mlflow.exceptions import MlflowException
 
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.settings import DEFAULT_TRACKING_URI
+from benchmark.settings.stores import tracking_uri as tracking_uri_rule
 
 # MLflow's HTTP client retries a failed request 7 times with growing pauses and waits 120 s for
 # each answer: a dead server stalls a call for minutes. These bounds make a call to a server
@@ -49,12 +53,31 @@ def wait_until_answering(tracking_uri: str) -> bool:
     deadline = time.monotonic() + RECOVERY_SECONDS
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=5):
+            with _health(tracking_uri):
                 _down.clear()
                 return True
         except (urllib.error.URLError, OSError, ValueError):
             time.sleep(2)
     return False
+
+
+def _health(tracking_uri: str) -> Any:
+    """GET the server's /health as MLflow's client would ask: the URL's user:password@ (or
+    MLFLOW_TRACKING_USERNAME/PASSWORD, or MLFLOW_TRACKING_TOKEN) sent as credentials, not as
+    part of the host name."""
+    parts = urlsplit(tracking_uri.rstrip("/"))
+    host = parts.netloc.rpartition("@")[2]
+    url = urlunsplit((parts.scheme, host, parts.path + "/health", "", ""))
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME") or unquote(parts.username or "")
+    password = os.environ.get("MLFLOW_TRACKING_PASSWORD") or unquote(parts.password or "")
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    headers = {}
+    if user or password:
+        pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+        headers["Authorization"] = f"Basic {pair}"
+    elif token:
+        headers["Authorization"] = f"Bearer {token}"
+    return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5)
 
 
 def down_reason() -> str:
@@ -136,10 +159,19 @@ def _store_lock(tracking_uri: str) -> Iterator[None]:
 
 def check_store(tracking_uri: str, create: bool = True) -> None:
     """Refuse an unreachable server or a missing SQLite folder (or file, with create=False)."""
+    try:
+        tracking_uri_rule(tracking_uri)  # a flag was checked already; MLFLOW_TRACKING_URI not
+    except ValueError as error:
+        raise BenchmarkError(f"tracking URI {tracking_uri}: {error}") from None
     if tracking_uri.startswith(("http://", "https://")):
         try:
-            with urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=5):
+            with _health(tracking_uri):
                 pass
+        except urllib.error.HTTPError as error:  # it answers, but refuses: say so, not "down"
+            raise BenchmarkError(
+                f"tracking server {tracking_uri} answered {error.code} {error.reason} to a "
+                "health check; check the user and password (or token) it expects"
+            ) from None
         except (urllib.error.URLError, OSError, ValueError) as error:
             reason = getattr(error, "reason", error)
             raise BenchmarkError(

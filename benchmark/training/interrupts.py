@@ -7,7 +7,9 @@ of `tests/test_faults_run.py` saw the process abort with "free(): invalid next s
 0.1 s of a Ctrl-C during training. So while `deferred()` is active a first signal is only
 recorded, and `check()` (called by `BetweenSteps` before every training, validation and
 prediction batch, and between other calls into TensorFlow) raises KeyboardInterrupt at a
-point where nothing is half-done. A second signal raises at once: the user insists.
+point where nothing is half-done. A second signal raises at once: the user insists; but not
+where the handler acts on the first signal only (`runtime.stop_on_sigterm(repeats=False)`, a
+`run --jobs` worker): there later copies are ignored for good.
 """
 
 from __future__ import annotations
@@ -19,12 +21,20 @@ from collections.abc import Iterator
 
 import keras
 
+from benchmark import runtime
+
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _received: list[int] = []  # signals recorded while deferred, not yet acted on
+_replaced: dict[int, object] = {}  # the handlers the outermost active deferred() replaced
+_ignored: set[int] = set()  # signals whose repeats are ignored from now on
 
 
 def _record(signum: int, frame: object) -> None:
-    check()  # a second signal raises at once
+    if runtime.ignores_repeats(_replaced.get(signum)):
+        signal.signal(signum, signal.SIG_IGN)  # as the replaced handler would have done
+        _ignored.add(signum)
+    else:
+        check()  # a second signal raises at once
     _received.append(signum)
 
 
@@ -53,11 +63,14 @@ def deferred() -> Iterator[None]:
     }
     for number in replaced:
         signal.signal(number, _record)
+    _replaced.update(replaced)
     try:
         yield
     finally:
         for number, handler in replaced.items():
-            signal.signal(number, handler)
+            del _replaced[number]
+            if number not in _ignored:
+                signal.signal(number, handler)  # type: ignore[arg-type]
         if replaced:
             check()
 

@@ -149,7 +149,7 @@ def work(
         storage=storage,
         # Distinct seeds per worker and per resume, so no two streams repeat each other.
         sampler=strategies.make_sampler(
-            settings.sampler, settings.seed + 1000 * worker + len(probe.trials)
+            settings.sampler, (settings.seed + 1000 * worker + len(probe.trials)) % 2**32
         ),
         pruner=strategies.make_pruner(settings.pruner, max_epochs),
     )
