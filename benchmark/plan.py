@@ -135,3 +135,13 @@ def training_work(
     params = params_for(name, settings, sources.get(name))
     model = architectures.get(name).build(params, splits.input_shape, splits.num_classes)
     return float(costs.count_macs(model) * params["epochs"])
+
+
+def parameter_count(
+    name: str, settings: RunSettings, splits: Splits, sources: dict[str, Source]
+) -> int:
+    """The number of weights of an architecture's model for this data."""
+    params = params_for(name, settings, sources.get(name))
+    return (
+        architectures.get(name).build(params, splits.input_shape, splits.num_classes).count_params()
+    )

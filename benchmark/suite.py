@@ -76,6 +76,8 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
 
     started = time.perf_counter()
     workers = plan.worker_count(archs, settings, splits, sources)
+    largest = max(plan.parameter_count(name, settings, splits, sources) for name in archs)
+    tracking.check_room_for_results(largest, len(splits.y_test), splits.num_classes, workers)
     jobs = plan.jobs(archs, settings, splits, sources, workers)
     logged = {**settings.logged_params(), "jobs": workers}  # what auto chose, if auto
     if skipped:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmark.training import hardware  # noqa: E402 - after the path above; imports no TF
 
-TESTS = ["tests/test_faults_run.py", "tests/test_faults_tune.py"]
+TESTS = ["tests/test_faults_run.py", "tests/test_faults_tune.py", "tests/test_disk_full.py"]
 COLUMNS = ("trainings", "lost", "duplicates", "running", "champion_repeats")
 
 

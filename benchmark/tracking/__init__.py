@@ -18,6 +18,7 @@ from benchmark.tracking.claims import (
     wait_while_claimed,
     withdraw,
 )
+from benchmark.tracking.kept import check_room_for_results
 from benchmark.tracking.model_registry import (
     CHAMPION_URI,
     REGISTERED_MODEL,
@@ -67,6 +68,7 @@ __all__ = [
     "TrainingRun",
     "artifact_text",
     "check_artifacts_writable",
+    "check_room_for_results",
     "check_writable",
     "champion_candidates",
     "close_orphaned_runs",

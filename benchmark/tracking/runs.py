@@ -90,8 +90,12 @@ def _active_run(**start: Any) -> Iterator[mlflow.ActiveRun]:
 
 
 def end_active_run(status: str) -> None:
-    """End the active run; when the store is known to be down, only forget it locally."""
-    if store.is_down():
+    """End the active run; when the store is known to be down, only forget it locally.
+
+    A store whose disk is full answers at once, so ending the run is tried: it works when
+    removing what the failed call had written made room.
+    """
+    if store.is_down() and not store.is_full():
         forget_active_run()
         return
     try:
@@ -207,8 +211,9 @@ class EpochLogger(keras.callbacks.Callback):
             )
         except Exception as error:  # noqa: BLE001 - any store failure; training goes on
             store.mark_down(error)
+            what = "cannot write" if store.disk_full(error) else "stopped answering"
             log.warning(
-                f"tracking store stopped answering ({first_line(error)}); training goes on "
+                f"tracking store {what} ({store.describe_failure(error)}); training goes on "
                 "and its results will be kept locally"
             )
             return

@@ -1,8 +1,8 @@
 """A finished training is never lost: its results are written to a folder, then logged.
 
-When logging fails (a store that stopped answering, an artifact store that refuses writes),
-the folder is kept under `.benchmark-pending/<config_hash>/` in the working directory and a
-later `run` logs it into its run once the store answers again.
+When logging fails (a store that stopped answering or is full, an artifact store that refuses
+writes), the folder is kept under `.benchmark-pending/<config_hash>/` in the working directory
+(see kept.py) and a later `run` logs it into its run once the store answers again.
 """
 
 from __future__ import annotations
@@ -11,25 +11,23 @@ import contextlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import mlflow
+from mlflow.entities import LoggedModelStatus
 from mlflow.exceptions import MlflowException
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
 
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.redaction import redact_url
-from benchmark.tracking import store
+from benchmark.tracking import kept, store
 from benchmark.tracking.artifacts import log_written, write_result
 from benchmark.training.result import TrainingResult
 
-PENDING_FOLDER = Path(".benchmark-pending")
-RECORD_FILE = "run.json"
 log = logging.getLogger(__name__)
 
 
@@ -46,41 +44,53 @@ class TrainingRun:
 
 
 def log_result(result: TrainingResult, run: TrainingRun, logged_epochs: int) -> None:
-    """Log a finished training into the active run; keep it locally if that fails, and say where."""
-    with tempfile.TemporaryDirectory(prefix="benchmark-result-") as staging:
-        folder = Path(staging) / run.config
+    """Log a finished training into the active run; keep it locally if that fails, and say where.
+
+    The results are written whole to disk first, next to where they are kept, so that logging
+    cannot use up the space keeping them needs; they are removed once logged.
+    """
+
+    def write(folder: Path) -> None:
         write_result(result, folder)
-        (folder / RECORD_FILE).write_text(
-            json.dumps({**asdict(run), "logged_epochs": logged_epochs}, indent=1)
+        record = {**asdict(run), "logged_epochs": logged_epochs}
+        (folder / kept.RECORD_FILE).write_text(json.dumps(record, indent=1))  # last: it is whole
+
+    staged = kept.stage(run.config, write)
+    try:
+        _log_with_one_retry(staged, logged_epochs, result.model)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM while logging or waiting for the store
+        where = kept.publish(staged)
+        log.warning(
+            f"interrupted while logging the finished training {run.run_name}: its results "
+            f"are kept in {where} and the next 'python -m benchmark run' in this folder "
+            "logs them"
         )
-        try:
-            _log_with_one_retry(folder, logged_epochs, result.model)
-        except KeyboardInterrupt:  # Ctrl-C or SIGTERM while logging or waiting for the store
-            kept = _keep(folder)
-            log.warning(
-                f"interrupted while logging the finished training {run.run_name}: its results "
-                f"are kept in {kept} and the next 'python -m benchmark run' in this folder "
-                "logs them"
-            )
-            raise
-        except Exception as error:  # noqa: BLE001 - whatever failed, the results must survive
-            store.mark_down(error)
-            kept = _keep(folder)
-            uri = redact_url(mlflow.get_tracking_uri())
-            raise BenchmarkError(
-                f"logging the finished training {run.run_name} to {uri} "
-                f"failed ({first_line(error)}); its results are kept in {kept} and the next "
-                "'python -m benchmark run' in this folder logs them"
-            ) from None
+        raise
+    except Exception as error:  # noqa: BLE001 - whatever failed, the results must survive
+        store.mark_down(error)
+        where = kept.publish(staged)
+        _discard_unfinished_models(run.run_id, run.experiment_id)  # frees what it had written
+        uri = redact_url(mlflow.get_tracking_uri())
+        raise BenchmarkError(
+            f"logging the finished training {run.run_name} to {uri} "
+            f"failed ({store.describe_failure(error)}); its results are kept in {where} and "
+            "the next 'python -m benchmark run' in this folder logs them"
+        ) from None
+    kept.discard(staged)
 
 
 def _log_with_one_retry(folder: Path, logged_epochs: int, model: Any) -> None:
-    """Log the folder; if the store is down, wait up to store.RECOVERY_SECONDS for it, once."""
-    if not store.is_down():
+    """Log the folder; if the store is down, wait up to store.RECOVERY_SECONDS for it, once.
+
+    A full disk is not waited for: it answers at once, and frees no space by itself.
+    """
+    if not store.is_down() or store.is_full():
         try:
             log_written(folder, logged_epochs, model)
             return
         except Exception as error:  # noqa: BLE001 - a store that went away may come back
+            if store.disk_full(error):
+                raise
             store.mark_down(error)
     uri = mlflow.get_tracking_uri()
     if uri.startswith(("http://", "https://")):  # a server may come back; a file store does not
@@ -93,28 +103,27 @@ def _log_with_one_retry(folder: Path, logged_epochs: int, model: Any) -> None:
     log_written(folder, logged_epochs, model)
 
 
-def _keep(folder: Path) -> Path:
-    """Move a staged result under .benchmark-pending/ (replacing an older copy); return it."""
-    target = PENDING_FOLDER.resolve() / folder.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.move(str(folder), str(target))
-    return target
-
-
-def pending() -> list[Path]:
-    """The kept results waiting to be logged, oldest first."""
-    if not PENDING_FOLDER.is_dir():
-        return []
-    found = [path for path in PENDING_FOLDER.iterdir() if (path / RECORD_FILE).is_file()]
-    return sorted(found, key=lambda path: path.stat().st_mtime)
+def _discard_unfinished_models(run_id: str, experiment_id: str) -> None:
+    """Delete the run's logged models that never became READY, and their files, if it can."""
+    try:
+        client = MlflowClient()
+        found = client.search_logged_models(
+            [experiment_id], filter_string=f"source_run_id = '{run_id}'"
+        )
+        for model in found:
+            if model.status == LoggedModelStatus.READY:
+                continue
+            with contextlib.suppress(Exception):  # a remote store may not delete files
+                get_artifact_repository(model.artifact_location).delete_artifacts()
+            client.delete_logged_model(model.model_id)
+    except Exception as error:  # noqa: BLE001 - a leftover model is harmless; try again later
+        log.debug(f"removing an unfinished logged model failed: {first_line(error)}")
 
 
 def sync_pending(experiment_id: str) -> list[str]:
     """Log every kept result of this experiment into its run and mark it FINISHED; their names."""
     synced = []
-    for folder in pending():
-        record = json.loads((folder / RECORD_FILE).read_text())
+    for folder, record in kept.entries():
         if record["experiment_id"] != experiment_id:
             continue
         with _claimed(folder) as claimed:
@@ -124,18 +133,22 @@ def sync_pending(experiment_id: str) -> list[str]:
                 _log_again(claimed, record, experiment_id)
             except Exception as error:  # noqa: BLE001 - keep it for the next try
                 raise BenchmarkError(
-                    f"logging the kept results in {folder} failed ({first_line(error)}); "
-                    "they stay there for the next 'python -m benchmark run'"
+                    f"logging the kept results in {folder} failed "
+                    f"({store.describe_failure(error)}); they stay there for the next "
+                    "'python -m benchmark run'"
                 ) from None
-            shutil.rmtree(claimed, ignore_errors=True)
+            kept.discard(claimed)
         synced.append(record["run_name"])
     return synced
 
 
 @contextlib.contextmanager
 def _claimed(folder: Path) -> Iterator[Path | None]:
-    """Rename the folder to one only this process uses; put it back unless it was logged."""
-    claimed = folder.with_name(f"{folder.name}.syncing-{os.getpid()}")
+    """Rename the folder to one only this process uses; put it back unless it was logged.
+
+    The name is a staging name: should this process die, the next `run` takes it back.
+    """
+    claimed = folder.with_name(f"{kept.STAGING}{os.getpid()}-{folder.name}")
     try:
         folder.rename(claimed)
     except OSError:
@@ -145,7 +158,7 @@ def _claimed(folder: Path) -> Iterator[Path | None]:
         yield claimed
     finally:
         if claimed.exists():
-            claimed.rename(folder)
+            kept.publish(claimed)
 
 
 def _log_again(folder: Path, record: dict[str, Any], experiment_id: str) -> None:
@@ -155,6 +168,7 @@ def _log_again(folder: Path, record: dict[str, Any], experiment_id: str) -> None
         run = client.get_run(record["run_id"])
         if run.info.status == "FINISHED":  # logged already, by a process that then lost the store
             return
+        _discard_unfinished_models(record["run_id"], experiment_id)
         start: dict[str, Any] = {"run_id": record["run_id"]}
     except MlflowException:  # the store was replaced: a new run with the same tags and params
         start = {"experiment_id": experiment_id, "run_name": record["run_name"]}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
+import errno
 import os
+import shutil
 import tempfile
 import time
 import urllib.error
@@ -19,6 +20,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 
 from benchmark.errors import BenchmarkError, first_line
+from benchmark.redaction import redact_url
 from benchmark.settings import DEFAULT_TRACKING_URI
 from benchmark.settings.stores import tracking_uri as tracking_uri_rule
 
@@ -38,12 +40,17 @@ for _name, _value in HTTP_BOUNDS.items():
 
 RECOVERY_SECONDS = 60  # how long a finished training waits for its server to come back
 _down: list[str] = []  # the first failure of a store call in this process, once one failed
+_full: list[bool] = []  # whether that failure was a full disk: the store answers, but refuses
+# What SQLite, the operating system and an MLflow server (which passes SQLite's words on)
+# say when a disk or a quota is full.
+DISK_FULL_WORDS = ("database or disk is full", "no space left on device", "disk quota exceeded")
 
 
 def mark_down(error: BaseException) -> None:
     """Remember that the store stopped answering, so later calls do not wait on it again."""
     if not _down:
-        _down.append(first_line(error))
+        _down.append(describe_failure(error))
+        _full.append(disk_full(error) is not None)
 
 
 def wait_until_answering(tracking_uri: str) -> bool:
@@ -88,6 +95,55 @@ def down_reason() -> str:
 def is_down() -> bool:
     """Whether a store call of this process already failed."""
     return bool(_down)
+
+
+def is_full() -> bool:
+    """Whether that failure was a full disk (calls fail at once, so trying again costs nothing)."""
+    return bool(_full) and _full[0]
+
+
+def describe_failure(error: BaseException) -> str:
+    """A store failure in one line: "disk full at PATH (...)" for a full disk, else its message."""
+    where = disk_full(error)
+    if where is None:
+        return first_line(error)
+    words = next(w for w in DISK_FULL_WORDS if w in _chain_text(error).lower())
+    return f"disk full at {where} ({words})"
+
+
+def disk_full(error: BaseException) -> str | None:
+    """The file or store a full disk refused, when that is what the error (or its cause) is."""
+    if not any(words in _chain_text(error).lower() for words in DISK_FULL_WORDS):
+        return None
+    for link in _chain(error):
+        if isinstance(link, shutil.Error) and link.args and isinstance(link.args[0], list):
+            return str(link.args[0][0][1])  # (source, destination, why) per failed file
+        if isinstance(link, OSError) and errno_full(link):
+            run = mlflow.active_run()  # a file write without a name: the run's artifacts
+            return str(link.filename or (run.info.artifact_uri if run else Path.cwd()))
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return str(Path(uri.removeprefix("sqlite:///")).expanduser().resolve())
+    return redact_url(uri)
+
+
+def errno_full(error: OSError) -> bool:
+    """Whether an OSError is a full disk or quota."""
+    return error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error and the errors it came from (its cause and context), without repeats."""
+    found: list[BaseException] = []
+    link: BaseException | None = error
+    while link is not None and link not in found:
+        found.append(link)
+        link = link.__cause__ or link.__context__
+    return found
+
+
+def _chain_text(error: BaseException) -> str:
+    return " ".join(str(link) for link in _chain(error))
 
 
 def resolve_tracking_uri(cli_value: str | None) -> str:
@@ -140,7 +196,8 @@ def _store_lock(tracking_uri: str) -> Iterator[None]:
     """Serialise first use of a SQLite store between processes on this host.
 
     MLflow creates and migrates the schema on first use; two processes doing it at once
-    (two `tune` workers on a new store, say) break each other's migration.
+    (two `tune` workers on a new store, say) break each other's migration. The lock is on the
+    store's folder, which exists already, so no lock file is left behind.
     """
     if not tracking_uri.startswith("sqlite:///"):
         yield
@@ -148,13 +205,12 @@ def _store_lock(tracking_uri: str) -> Iterator[None]:
     import fcntl
 
     database = Path(tracking_uri.removeprefix("sqlite:///")).expanduser().resolve()
-    digest = hashlib.sha256(str(database).encode()).hexdigest()[:16]
-    with open(Path(tempfile.gettempdir()) / f"cnn-benchmark-{digest}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    folder = os.open(database.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # releases the lock
 
 
 def check_store(tracking_uri: str, create: bool = True) -> None:
