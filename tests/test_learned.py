@@ -9,6 +9,7 @@ from mlflow.tracking import MlflowClient
 from sklearn.datasets import load_digits
 
 from benchmark import tracking
+from benchmark.report import page
 from benchmark.results import champion, leaderboard, learned
 from benchmark.settings import CHAMPION_ALIAS
 from tests.conftest import in_process
@@ -90,7 +91,9 @@ def test_runs_logged_before_the_counts_are_judged_from_their_outputs_or_unknown(
     unknown = learned.judge(runs_table(), lambda run_id: None)
     assert unknown["learned"].isna().all()
     assert leaderboard.aggregate(unknown)["learned"].tolist() == [""]
-    assert leaderboard.aggregate(judged)["learned"].tolist() == ["did not learn (1/2 seeds)"]
+    board = leaderboard.aggregate(judged)
+    assert board["learned"].tolist() == ["did not learn (1/2 seeds)"]
+    assert "did not learn (1/2 seeds)" in page.table(board), "the HTML report's board marks it"
 
 
 def test_the_champion_is_the_best_run_that_learned() -> None:

@@ -243,4 +243,4 @@ def _insert_after(headers: dict[str, str], key: str, new: dict[str, str]) -> dic
 
 # `reached` (k/n) right after the time to target it qualifies.
 _TERMINAL = _insert_after(_TERMINAL, "time_to_target_seconds_mean", {"reached": "reached"})
-_LEFT = ("architecture", "variant", "differs")
+_LEFT = ("architecture", "variant", "learned", "differs")
