@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Training hyperparameters every architecture's DEFAULTS must hold, read by the runner.
+# `epochs` and `patience` count epochs of MNIST (54,000 images each): `run` spreads that
+# budget over other data (benchmark/training/budget.py) unless --epochs fixes the passes.
 TRAINING_KEYS = (
     "epochs",
     "batch_size",

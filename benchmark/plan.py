@@ -14,7 +14,7 @@ from benchmark.errors import BenchmarkError
 from benchmark.redaction import redact_url
 from benchmark.settings import AUTO_JOBS_IMAGES, RunSettings
 from benchmark.settings.data import dataset_name
-from benchmark.training import costs
+from benchmark.training import budget, costs
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,34 @@ def params_sources(settings: RunSettings) -> dict[str, Source]:
     return found
 
 
-def params_for(name: str, settings: RunSettings, source: Source | None) -> dict[str, Any]:
-    """An architecture's hyperparameters: its params source, then the command line's."""
+def params_for(
+    name: str, settings: RunSettings, source: Source | None, train_size: int
+) -> dict[str, Any]:
+    """An architecture's hyperparameters for `train_size` training images, as it trains them.
+
+    Its params source, then the command line's; its budget (epochs of MNIST, see
+    training/budget.py) spread over the data unless --epochs or a named protocol fixes the
+    passes over it.
+    """
     best = source[0] if source else {}
-    return architectures.get(name).params({**best, **settings.overrides()})
+    params = architectures.get(name).params({**best, **settings.overrides()})
+    return params if fixed_epochs(settings) else budget.scaled(params, train_size)
+
+
+def fixed_epochs(settings: RunSettings) -> bool:
+    """Whether the epochs are passes over the data (--epochs, a protocol), not a budget."""
+    return settings.epochs is not None or settings.params in architectures.PRESETS
+
+
+def budget_params(name: str, settings: RunSettings, source: Source | None) -> dict[str, Any]:
+    """What a run logs of its budget: `budget_images`, the images its epochs of MNIST see.
+
+    Nothing when its epochs are fixed passes over the data (its `epochs` param says it all).
+    """
+    if fixed_epochs(settings):
+        return {}
+    nominal = architectures.get(name).params({**(source[0] if source else {})})["epochs"]
+    return {"budget_images": int(nominal) * budget.REFERENCE_TRAIN_IMAGES}
 
 
 def fitting_architectures(
@@ -67,7 +91,7 @@ def fitting_architectures(
     """The architectures that can be built for the data, and why each other one cannot."""
     fit, skipped = [], {}
     for name in settings.archs:
-        params = params_for(name, settings, sources.get(name))
+        params = params_for(name, settings, sources.get(name), len(splits.x_train))
         reason = architectures.get(name).unfit_reason(
             params, splits.input_shape, splits.num_classes
         )
@@ -99,7 +123,10 @@ def worker_count(
     trainings = len(settings.seeds) * len(archs)
     if settings.jobs is not None:
         return max(1, min(settings.jobs, trainings))
-    epochs = sum(params_for(name, settings, sources.get(name))["epochs"] for name in archs)
+    epochs = sum(
+        params_for(name, settings, sources.get(name), len(splits.x_train))["epochs"]
+        for name in archs
+    )
     images = epochs * len(settings.seeds) * len(splits.x_train)
     return 2 if hardware.cpu_cores() >= 2 and trainings >= 2 and images >= AUTO_JOBS_IMAGES else 1
 
@@ -132,7 +159,7 @@ def training_work(
     name: str, settings: RunSettings, splits: Splits, sources: dict[str, Source]
 ) -> float:
     """An estimate of an architecture's training work: MACs per image x its most epochs."""
-    params = params_for(name, settings, sources.get(name))
+    params = params_for(name, settings, sources.get(name), len(splits.x_train))
     model = architectures.get(name).build(params, splits.input_shape, splits.num_classes)
     return float(costs.count_macs(model) * params["epochs"])
 

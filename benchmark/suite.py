@@ -16,7 +16,7 @@ from benchmark import parallel, plan, tracking
 from benchmark.data.sources import Request
 from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError, first_line
-from benchmark.results import champion, leaderboard, runs
+from benchmark.results import champion, leaderboard, learned, runs
 from benchmark.results import significance as comparison
 from benchmark.settings import SPLIT_SEED, TARGET_ACCURACY, RunSettings
 from benchmark.settings.data import data_request
@@ -108,6 +108,8 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
         f"done in {duration(time.perf_counter() - started)}; leaderboard written to "
         f"{settings.output_dir / 'leaderboard.csv'} and leaderboard.md"
     )
+    if advice := learned.advice(board):  # the rows not to trust, and what to try
+        log.warning(advice)
     return board
 
 
@@ -154,7 +156,7 @@ def _run_one(
     """
     arch = architectures.get(name)
     tags = source[1] if source else {"variant": "default"}
-    params = plan.params_for(name, settings, source)
+    params = plan.params_for(name, settings, source, len(splits.x_train))
     extra = {
         "early_stopping": settings.uses_early_stopping,
         "validation_fraction": settings.validation_fraction,
@@ -184,7 +186,7 @@ def _run_one(
         f"{label} training up to {params['epochs']} epochs{until}, batch {params['batch_size']}, "
         f"early stopping {'on' if settings.uses_early_stopping else 'off'}, {dtype}"
     )
-    logged = {**extra, "precision": dtype}
+    logged = {**extra, "precision": dtype, **plan.budget_params(name, settings, source)}
     with tracking.start_training_run(
         experiment_id,
         name,

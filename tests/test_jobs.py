@@ -160,7 +160,7 @@ class _Rows:
     [
         (None, ["basic", "mlp"], [0, 1], 54_000, 2, 2),  # 2 x 11 epochs x 54,000 images
         (None, ["basic", "mlp"], [0], 54_000, 2, 1),  # 594,000 images: start-up costs more
-        (None, ["basic", "mlp"], [0, 1], 5_000, 2, 1),  # a subset
+        (None, ["basic", "mlp"], [0, 1], 5_000, 2, 2),  # a subset: the same budget in images
         (None, ["basic"], [0, 1, 2, 3, 4, 5, 6], 54_000, 2, 2),  # seeds count as trainings
         (None, ["augmented"], [0], 54_000, 2, 1),  # one training: nothing to share the cores
         (None, ["basic", "mlp"], [0, 1], 54_000, 1, 1),  # one core

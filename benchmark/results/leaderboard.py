@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from benchmark import tracking
-from benchmark.results import runs, stats
+from benchmark.results import learned, runs, stats
 from benchmark.results import significance as comparison
 from benchmark.results.metrics import METRICS, format_column
 
@@ -15,6 +15,7 @@ SIGNIFICANCE = ["p_value_mcnemar", "p_value_paired", "p_value", "distinguishable
 COLUMNS = [
     *IDENTITY,
     *[c for m in METRICS if m.section == "accuracy" for c in m.board_columns()],
+    *learned.COLUMNS,  # yes / did not learn (k/n seeds); the weakest seed's p; majority rate
     *SIGNIFICANCE,
     *[c for m in METRICS if m.section == "cost" for c in m.board_columns()],
     "reached",  # "k/n": seeds that reached the target validation accuracy, of the row's seeds
@@ -36,6 +37,8 @@ INTEGER_COLUMNS = ("rank", "seeds", *[m.board_column for m in METRICS if m.integ
 
 def aggregate(per_run: pd.DataFrame, rank_by: str = "test_accuracy") -> pd.DataFrame:
     """One ranked row per (architecture, variant) over its seeds, without p-values."""
+    if "learned" not in per_run:  # judged from the logged counts alone
+        per_run = learned.judge(per_run)
     rows = [_summary(group) for _, group in per_run.groupby(["arch", "variant"], sort=False)]
     return rank(pd.DataFrame(rows, columns=COLUMNS), rank_by)
 
@@ -63,6 +66,9 @@ def _summary(group: pd.DataFrame) -> dict[str, object]:
             row.update(zip(metric.board_columns(), stats.mean_ci(values), strict=True))
         elif metric.aggregate is not None:
             row[metric.board_column] = metric.summarise(values)
+    row["learned"] = learned.mark(group)
+    row["learned_p_value"] = group["learned_p_value"].max()  # the weakest seed's
+    row["test_majority_rate"] = group["test_majority_rate"].max()
     timed = group.get("time_to_target_seconds", pd.Series(dtype=float))
     row["reached"] = f"{int(timed.notna().sum())}/{len(group)}"
     row["machine"] = MACHINE_SEPARATOR.join(_machines(group))
@@ -110,6 +116,7 @@ def build(
     Significance is always about test accuracy against the most accurate row, also when the
     rows are ranked by time to target.
     """
+    per_run = learned.judge(per_run, load)  # older runs: from their logged test outputs
     board = comparison.add_significance(aggregate(per_run), per_run, load)
     if rank_by != "test_accuracy":
         board = rank(board, rank_by)
@@ -142,6 +149,8 @@ def from_experiment(
 FORMATS = {
     **{column: m.format for m in METRICS for column in m.board_columns()},
     **dict.fromkeys(["p_value_mcnemar", "p_value_paired", "p_value"], "{:.3g}"),
+    "learned_p_value": "{:.3g}",
+    "test_majority_rate": "{:.4f}",
 }
 
 
@@ -218,6 +227,7 @@ def _headers(section: str) -> dict[str, str]:
 _TERMINAL = {
     **{name: name for name in IDENTITY},
     **_headers("accuracy"),
+    "learned": "learned",
     "p_value": "p (Holm)",
     "distinguishable": "differs",
     **_headers("cost"),
@@ -233,4 +243,4 @@ def _insert_after(headers: dict[str, str], key: str, new: dict[str, str]) -> dic
 
 # `reached` (k/n) right after the time to target it qualifies.
 _TERMINAL = _insert_after(_TERMINAL, "time_to_target_seconds_mean", {"reached": "reached"})
-_LEFT = ("architecture", "variant", "differs")
+_LEFT = ("architecture", "variant", "learned", "differs")

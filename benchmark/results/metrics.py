@@ -65,6 +65,9 @@ class Metric:
 METRICS: tuple[Metric, ...] = (
     Metric("test_accuracy", "mean_ci", header="test acc", section="accuracy"),
     Metric("test_loss"),
+    # Whether a run learned (results/learned.py): its right answers and the majority rate.
+    Metric("test_correct"),
+    Metric("test_majority_rate"),
     Metric("best_val_accuracy", "mean", header="val acc", section="accuracy"),
     Metric("params", "max", "{:,.0f}", "params", integer=True),
     Metric(

@@ -26,6 +26,7 @@ from benchmark.tracking.model_registry import (
     load_model,
     model_class_names,
     register_champion,
+    withdraw_champion,
 )
 from benchmark.tracking.processes import close_orphaned_runs, git_commit
 from benchmark.tracking.reading import (
@@ -93,6 +94,7 @@ __all__ = [
     "log_trial_params",
     "metric_history",
     "register_champion",
+    "withdraw_champion",
     "resolve_tracking_uri",
     "finished_training_runs",
     "skipped_architectures",

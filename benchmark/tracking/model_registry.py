@@ -92,6 +92,24 @@ def register_champion(
     return int(version), outcome
 
 
+def withdraw_champion(run_ids: set[str], model: str = REGISTERED_MODEL) -> str:
+    """Take the champion alias off the model version of one of `run_ids`; say so, or "".
+
+    For runs that did not learn: `predict` must not keep serving one. Other versions stay.
+    """
+    client = MlflowClient()
+    try:
+        current = _champion_version(client, model)
+        if current is None or current.run_id not in run_ids:
+            return ""
+        client.delete_registered_model_alias(model, CHAMPION_ALIAS)
+    except MlflowException as error:
+        raise BenchmarkError(
+            f"updating the champion in {mlflow.get_tracking_uri()} failed: {first_line(error)}"
+        ) from None
+    return f"alias {CHAMPION_ALIAS} taken off {model} version {current.version}"
+
+
 def _first_version(
     client: MlflowClient, run_id: str, created: str, model: str = REGISTERED_MODEL
 ) -> str:

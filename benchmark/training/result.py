@@ -74,6 +74,17 @@ class TrainingResult:
         return None if epochs is None else epochs * self.train_flops_per_epoch
 
     @property
+    def test_correct(self) -> int:
+        """Test images predicted right (the read side tests it against the majority rate)."""
+        return int((np.asarray(self.y_pred) == np.asarray(self.y_true)).sum())
+
+    @property
+    def test_majority_rate(self) -> float:
+        """Share of the most frequent class among the test labels: what guessing it scores."""
+        labels = np.asarray(self.y_true).astype(int)
+        return float(np.bincount(labels).max() / len(labels)) if len(labels) else float("nan")
+
+    @property
     def best_val_accuracy(self) -> float:
         """Highest validation accuracy over the epochs."""
         return max(self.history["val_accuracy"], default=float("nan"))
@@ -86,6 +97,8 @@ class TrainingResult:
         """
         metrics = {
             **self.test_metrics,
+            "test_correct": self.test_correct,
+            "test_majority_rate": self.test_majority_rate,
             "params": self.param_count,
             "train_seconds": self.train_seconds,
             "seconds_per_epoch": self.seconds_per_epoch,
