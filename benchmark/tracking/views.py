@@ -25,6 +25,27 @@ SECTION = "cnn-benchmark-comparison"
 COLUMNS = ("test_accuracy", "best_val_accuracy", "params", "train_seconds", "seconds_per_epoch")
 
 
+# The rest of the runs page's state at its defaults: MLflow 3.17 fills in what a shared view
+# leaves out, but 3.1's UI fails ("Something went wrong") on a view without them.
+_UI_DEFAULTS = {
+    "columnOrder": [],
+    "columnWidths": {},
+    "runsExpanded": {},
+    "runsPinned": [],
+    "runsHidden": [],
+    "runsVisibilityMap": {},
+    "viewMaximized": False,
+    "runListHidden": False,
+    "groupsExpanded": {},
+    "autoRefreshEnabled": True,
+    "globalLineChartConfig": {
+        "xAxisKey": "step",
+        "lineSmoothness": 0,
+        "selectedXAxisMetricKey": "",
+    },
+}
+
+
 def ui_address(tracking_uri: str) -> str:
     """The UI of the store: the tracking server itself (password masked), else `mlflow ui`'s."""
     if tracking_uri.startswith(("http://", "https://")):
@@ -93,6 +114,7 @@ def comparison_view(run_ids: list[str], group_by: tuple[str, ...] = ("arch",)) -
         "isAccordionReordered": True,
         "useGroupedValuesInCharts": True,
         "hideEmptyCharts": True,
+        **_UI_DEFAULTS,
     }
 
 
