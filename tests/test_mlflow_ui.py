@@ -143,3 +143,11 @@ def test_printed_links_table_has_each_runs_test_accuracy(printed, tmp_path) -> N
         assert f"Group: {arch}" in text
         for accuracy in accuracies:
             assert str(accuracy)[:5] in text, (accuracy, text[:3000])
+
+
+@pytest.mark.slow
+def test_report_gives_the_same_link(printed, tmp_path) -> None:
+    server, link = printed
+    args = ["report", "--experiment", "mlflow-ui", "--tracking-uri", server]
+    _main(*args, "--output", str(tmp_path / "report"))
+    assert link in (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
