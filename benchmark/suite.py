@@ -92,7 +92,9 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
             done = dict(train_jobs(jobs, settings, splits, experiment_id, dtype, sources))
             members = [done[index] for index, *_ in jobs]
         per_run = runs.read_runs(experiment_id, members)
-        board = leaderboard.from_runs(per_run, settings.ensemble_k)
+        board = leaderboard.with_mlflow_link(
+            leaderboard.from_runs(per_run, settings.ensemble_k), experiment_id
+        )
         tracking.log_comparison(
             board.to_csv(index=False),
             leaderboard.to_markdown(board),

@@ -121,7 +121,7 @@ def test_ensemble_row_averages_the_members_probabilities(seeds_store) -> None:
     mean = np.mean([probs for probs, _ in outputs], axis=0)
     labels = outputs[0][1]
     assert ensemble.test_accuracy_mean == pytest.approx((mean.argmax(1) == labels).mean())
-    parent = MlflowClient(uri).get_run(training_runs(uri)[0].data.tags["mlflow.parentRunId"])
+    parent = MlflowClient(uri).get_run(training_runs(uri)[0].data.tags["comparison_run_id"])
     assert parent.data.metrics["ensemble_k"] == 4
     assert parent.data.metrics["ensemble_test_accuracy"] == pytest.approx(
         ensemble.test_accuracy_mean

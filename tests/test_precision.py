@@ -149,7 +149,7 @@ def test_a_float32_run_logs_its_precision_and_keeps_the_hash_it_had_before(
     (run,) = client.search_runs([experiment.experiment_id], "tags.run_kind = 'training'")
     assert run.data.params["precision"] == "float32"
     assert run.data.tags["precision"] == "float32"
-    parent = client.get_run(run.data.tags["mlflow.parentRunId"])
+    parent = client.get_run(run.data.tags["comparison_run_id"])
     assert parent.data.params["precision"] == "float32"
     # The hash of the same configuration as computed before --precision existed.
     before = {

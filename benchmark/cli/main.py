@@ -79,6 +79,7 @@ def _leaderboard(settings: Any, console: Any) -> int:
     console.print(rendered)
     for name, reason in tracking.skipped_architectures(experiment_id).items():
         console.print(f"skipped {name}: {reason}")
+    _print_link(board)
     return 0
 
 
@@ -114,7 +115,17 @@ def _run(settings: Any, console: Any) -> int:
     console.print(leaderboard.render(board, "table"))
     for name, reason in board.attrs.get("skipped", {}).items():
         console.print(f"skipped {name}: {reason}")
+    _print_link(board)
     return 0
+
+
+def _print_link(board: Any) -> None:
+    """The board's MLflow link on a line of its own, never wrapped, so it stays clickable."""
+    from benchmark.results import leaderboard
+
+    line = leaderboard.link_line(board)
+    if line:
+        print(line, flush=True)
 
 
 def _warn_of_machines(board: Any) -> None:

@@ -69,7 +69,8 @@ def _leaderboard(experiment_id: str, ensemble_k: int | None) -> Section:
     command = "python -m benchmark leaderboard" + (
         f" --ensemble-k {ensemble_k}" if ensemble_k else ""
     )
-    return Section("leaderboard", command=command, table=table(board))
+    link = board.attrs.get("mlflow_link")
+    return Section("leaderboard", command=command, table=table(board), link=link)
 
 
 def _curves(runs: pd.DataFrame) -> Section:

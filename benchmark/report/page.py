@@ -57,6 +57,7 @@ class Section:
     figure: Figure | None = None
     command: str | None = None  # leaderboard: the command that prints the same table
     table: str | None = None  # leaderboard: HTML from `table`
+    link: str | None = None  # leaderboard: the same runs as a comparison in MLflow's UI
     mistakes: Mistakes | None = None
 
 

@@ -141,8 +141,31 @@ def from_experiment(
     ensemble_k: int | None = None,
     rank_by: str = "test_accuracy",
 ) -> pd.DataFrame:
-    """The board of the given runs, or of the newest run of each architecture, variant, seed."""
-    return from_runs(runs.read_runs(experiment_id, run_ids), ensemble_k, rank_by)
+    """The board of the given runs, or of the newest run of each architecture, variant, seed.
+
+    `board.attrs["mlflow_link"]` is the link that opens its runs in MLflow's UI.
+    """
+    board = from_runs(runs.read_runs(experiment_id, run_ids), ensemble_k, rank_by)
+    return with_mlflow_link(board, experiment_id)
+
+
+def link_line(board: pd.DataFrame) -> str | None:
+    """The line that gives the board's MLflow link, printed after the table (None without)."""
+    link = board.attrs.get("mlflow_link")
+    if not link:
+        return None
+    local = link.startswith(tracking.LOCAL_UI)
+    return f"compare in MLflow{' (start `mlflow ui` here first)' if local else ''}: {link}"
+
+
+def with_mlflow_link(board: pd.DataFrame, experiment_id: str) -> pd.DataFrame:
+    """The board with `attrs["mlflow_link"]`: its runs, as a comparison view in MLflow's UI."""
+    ranked = board[board["rank"].notna()]  # the ensemble row repeats runs of other rows
+    run_ids = [run_id for cell in ranked["run_ids"] for run_id in str(cell).split()]
+    if run_ids:
+        variants = ranked["variant"].nunique() > 1
+        board.attrs["mlflow_link"] = tracking.comparison_link(experiment_id, run_ids, variants)
+    return board
 
 
 # How each column is shown to people (markdown, terminal, HTML); the CSV keeps raw values.

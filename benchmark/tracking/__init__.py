@@ -59,9 +59,11 @@ from benchmark.tracking.trials import (
     trial_run,
     tuning_run,
 )
+from benchmark.tracking.views import LOCAL_UI, comparison_link
 
 __all__ = [
     "CHAMPION_URI",
+    "LOCAL_UI",
     "DEFAULT_VARIANT",
     "PROBABILITIES_ARTIFACT",
     "REGISTERED_MODEL",
@@ -73,6 +75,7 @@ __all__ = [
     "check_writable",
     "champion_candidates",
     "close_orphaned_runs",
+    "comparison_link",
     "comparison_run",
     "config_hash",
     "connect",

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 RUN_KIND_TRAINING = "training"
 RUN_KIND_COMPARISON = "comparison"
+# A training run's link to the comparison run of the invocation that trained it. A tag, not
+# MLflow's nesting (mlflow.parentRunId): the UI folds nested runs under a collapsed parent.
+COMPARISON_TAG = "comparison_run_id"
 SKIPPED_PARAM = "skipped_architectures"  # a comparison's {architecture: why} as JSON
 MAX_TAG_CHARS = 5000  # MLflow refuses longer tag values on some stores
 DEFAULT_VARIANT = "default"  # runs without a variant tag (older runs) are read as this
@@ -107,9 +110,26 @@ def end_active_run(status: str) -> None:
 
 @contextlib.contextmanager
 def comparison_run(experiment_id: str, name: str, settings: dict[str, Any]) -> Iterator[str]:
-    """A parent run grouping one invocation's training runs; yields its run id."""
+    """A top-level run recording one invocation; its training runs name it in COMPARISON_TAG."""
     with parent_run(experiment_id, name, {"run_kind": RUN_KIND_COMPARISON}, settings) as run_id:
         yield run_id
+
+
+@contextlib.contextmanager
+def _set_aside_active_run() -> Iterator[str | None]:
+    """Take the active run (the comparison) off MLflow's stack for a while; yield its id.
+
+    A training run started beside it is then a top-level run, not one nested under it.
+    """
+    from mlflow.tracking import fluent
+
+    stack = fluent._active_run_stack.get()
+    aside = stack.pop() if stack else None
+    try:
+        yield aside.info.run_id if aside else None
+    finally:
+        if aside is not None:
+            fluent._active_run_stack.get().append(aside)
 
 
 @contextlib.contextmanager
@@ -125,9 +145,10 @@ def start_training_run(
     variant: str = DEFAULT_VARIANT,
     parent_run_id: str | None = None,
 ) -> Iterator[TrainingRun]:
-    """A nested run for one architecture and seed, with params, tags and the dataset input.
+    """A top-level run for one architecture and seed, with params, tags and the dataset input.
 
-    Nested under the active run, or under `parent_run_id` in a worker process that has none.
+    Its COMPARISON_TAG names the active run (the comparison), or `parent_run_id` in a worker
+    process that has none.
     """
     tags = {
         "run_kind": RUN_KIND_TRAINING,
@@ -157,23 +178,20 @@ def start_training_run(
         **environment_params(),
     }
     name = f"{arch}-seed{seed}"
-    with _active_run(
-        experiment_id=experiment_id,
-        run_name=name,
-        nested=True,
-        parent_run_id=parent_run_id,
-        tags=tags,
-    ) as run:
-        mlflow.log_params(logged)
-        dataset = mlflow.data.from_numpy(
-            splits.x_train.reshape(len(splits.x_train), -1),
-            targets=splits.y_train,
-            name=f"{splits.dataset}-train",
-            digest=splits.digest,
-        )
-        mlflow.log_input(dataset, context="training")
-        strings = {key: str(value) for key, value in logged.items()}
-        yield TrainingRun(run.info.run_id, experiment_id, name, config, tags, strings)
+    with _set_aside_active_run() as active_id:
+        if parent_run_id or active_id:
+            tags[COMPARISON_TAG] = parent_run_id or active_id
+        with _active_run(experiment_id=experiment_id, run_name=name, tags=tags) as run:
+            mlflow.log_params(logged)
+            dataset = mlflow.data.from_numpy(
+                splits.x_train.reshape(len(splits.x_train), -1),
+                targets=splits.y_train,
+                name=f"{splits.dataset}-train",
+                digest=splits.digest,
+            )
+            mlflow.log_input(dataset, context="training")
+            strings = {key: str(value) for key, value in logged.items()}
+            yield TrainingRun(run.info.run_id, experiment_id, name, config, tags, strings)
 
 
 def environment_params() -> dict[str, str]:

@@ -38,6 +38,12 @@ for _name, _value in HTTP_BOUNDS.items():
     os.environ.setdefault(_name, _value)
 
 
+# The experiment kind MLflow's UI reads to open an experiment as model training (runs, metrics,
+# charts) instead of GenAI (traces); the value its own kind selector writes for "Machine
+# learning". MLflow 3.17's UI takes the view from the address instead (see tracking.views).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING_KIND = "custom_model_development"
+
 RECOVERY_SECONDS = 60  # how long a finished training waits for its server to come back
 _down: list[str] = []  # the first failure of a store call in this process, once one failed
 _full: list[bool] = []  # whether that failure was a full disk: the store answers, but refuses
@@ -168,6 +174,11 @@ def connect(tracking_uri: str, experiment: str, create: bool = True) -> str:
             found = mlflow.get_experiment_by_name(experiment)
             if found is None and create:
                 return _create_experiment(experiment)
+            if found is not None and create and EXPERIMENT_KIND_TAG not in found.tags:
+                # made before the tool tagged its experiments, or by hand: tag it on first use
+                mlflow.MlflowClient().set_experiment_tag(
+                    found.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND
+                )
         except Exception as error:  # any store failure is the user's setup to fix
             raise BenchmarkError(
                 f"tracking store {tracking_uri} failed: {first_line(error)}"
@@ -183,7 +194,7 @@ def connect(tracking_uri: str, experiment: str, create: bool = True) -> str:
 def _create_experiment(name: str) -> str:
     """Create the experiment, or take the one another process created a moment earlier."""
     try:
-        return mlflow.create_experiment(name)
+        return mlflow.create_experiment(name, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND})
     except MlflowException:
         found = mlflow.get_experiment_by_name(name)
         if found is None:
