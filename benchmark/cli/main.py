@@ -83,9 +83,24 @@ def _leaderboard(settings: Any, console: Any) -> int:
 
 
 def _tune(settings: Any, console: Any) -> int:
+    from benchmark.tuning import insight
     from benchmark.tuning.search import tune
 
-    tune(settings)
+    summary = tune(settings)
+    found = summary["importances"]
+    if isinstance(found, insight.Importances):
+        console.print(insight.importance_table(settings.name, found))
+    else:
+        console.print(found)  # why there are none, in one line
+    if summary["pareto"]:
+        table = insight.pareto_table(
+            settings.name,
+            summary["pareto"],
+            settings.arch,
+            settings.storage,
+            summary["counts"]["complete"],
+        )
+        console.print(table)
     return 0
 
 

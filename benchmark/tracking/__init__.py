@@ -52,6 +52,7 @@ from benchmark.tracking.store import (
 )
 from benchmark.tracking.trials import (
     end_trial_run,
+    log_study_insight,
     log_study_summary,
     log_trial_params,
     trial_run,
@@ -87,6 +88,7 @@ __all__ = [
     "log_comparison",
     "log_report",
     "log_result",
+    "log_study_insight",
     "log_study_summary",
     "log_trial_params",
     "metric_history",

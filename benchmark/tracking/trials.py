@@ -95,3 +95,15 @@ def log_study_summary(
     mlflow.log_text(trials.to_csv(index=False), "trials.csv")
     for artifact, fig in figures.items():
         _log_figure(fig, artifact)
+
+
+def log_study_insight(
+    importances: dict[str, float], pareto_trials: list[int], pareto_csv: str | None
+) -> None:
+    """The importances as metrics, and a multi-objective study's Pareto front, on the active run."""
+    if importances:
+        mlflow.log_metrics(importances)
+    if pareto_csv is not None:
+        mlflow.log_metric("pareto_trials", len(pareto_trials))
+        mlflow.set_tag("pareto_trials", ",".join(map(str, pareto_trials)))
+        mlflow.log_text(pareto_csv, "pareto_front.csv")

@@ -19,12 +19,13 @@ from benchmark.data.sources import Request
 from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.redaction import redact_url
-from benchmark.settings import SPLIT_SEED, TuneSettings
+from benchmark.settings import OBJECTIVES, SPLIT_SEED, TuneSettings
 from benchmark.settings.data import data_request
 from benchmark.training import precision
 from benchmark.training.progress import EpochProgress, duration
 from benchmark.training.runner import fit
-from benchmark.tuning import failures, strategies, studies
+from benchmark.tuning import failures, insight, strategies, studies
+from benchmark.tuning import objectives as tuning_objectives
 from benchmark.tuning import worker as tune_worker
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class _ValidationRecord(keras.callbacks.Callback):
 
 
 class Objective:
-    """Train one trial's configuration; the value is its best validation accuracy."""
+    """Train one trial's configuration; its values: best validation accuracy, then the costs."""
 
     def __init__(
         self,
@@ -58,7 +59,7 @@ class Objective:
         self.arch = architectures.get(settings.arch)
         self.dtype = precision.resolve(settings.precision)  # float32, bfloat16 or float16
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         try:
             return self._tracked(trial)
         except Exception as error:
@@ -70,7 +71,7 @@ class Objective:
                 log.warning(f"[{self.settings.name} trial {trial.number}] failed: {reason}")
             raise
 
-    def _tracked(self, trial: optuna.Trial) -> float:
+    def _tracked(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         """Train the trial inside its nested MLflow run."""
         studies.refuse_surplus(trial, self.settings.trials)
         label = f"[{self.settings.name} trial {trial.number}]"
@@ -80,7 +81,7 @@ class Objective:
             self.experiment_id, self.parent_run_id, self.settings.name, trial.number, self.arch.name
         ) as outcome:
             try:
-                value = self._train(trial, label, record)
+                values = self._train(trial, label, record)
             except optuna.TrialPruned as pruned:
                 escaped = pruned
             except KeyboardInterrupt:
@@ -95,6 +96,8 @@ class Objective:
             if record.val_accuracy:
                 metrics["best_val_accuracy"] = max(record.val_accuracy)
             if escaped is None:
+                costs = {key: value for key, value in values.items() if key != "accuracy"}
+                metrics.update({tuning_objectives.METRICS[k]: v for k, v in costs.items()})
                 tracking.end_trial_run("complete", metrics)
             elif isinstance(escaped, optuna.TrialPruned):
                 tracking.end_trial_run("pruned", metrics)
@@ -108,11 +111,20 @@ class Objective:
             else:
                 log.warning(f"{label} failed: {trial.user_attrs['fail_reason']}")
             raise escaped
-        log.info(f"{label} complete: best val_accuracy {value:.4f} after {epochs} epochs")
-        return value
+        shown = "".join(
+            f", {name} {tuning_objectives.shown(name, value)}" for name, value in costs.items()
+        )
+        log.info(
+            f"{label} complete: best val_accuracy {values['accuracy']:.4f}{shown} after "
+            f"{epochs} epochs"
+        )
+        ordered = tuple(values[name] for name in self.settings.objectives)
+        return ordered[0] if len(ordered) == 1 else ordered
 
-    def _train(self, trial: optuna.Trial, label: str, record: _ValidationRecord) -> float:
-        """Suggest, log and train one configuration; its best validation accuracy."""
+    def _train(
+        self, trial: optuna.Trial, label: str, record: _ValidationRecord
+    ) -> dict[str, float]:
+        """Suggest, log and train one configuration; its objectives' values by name."""
         overrides = self.arch.search_space(trial)
         if self.settings.epochs:
             overrides["epochs"] = self.settings.epochs
@@ -122,14 +134,18 @@ class Objective:
             tracking.EpochLogger(),
             record,
             EpochProgress(label, params["epochs"]),
-            KerasPruningCallback(trial, "val_accuracy"),
         ]
+        if len(self.settings.objectives) == 1:  # Optuna prunes single-objective studies only
+            callbacks.append(KerasPruningCallback(trial, "val_accuracy"))
         result = fit(
             self.arch, params, self.splits, self.settings.seed, True, callbacks, self.dtype
         )
         if result.diverged:
             raise FloatingPointError(f"loss became NaN at epoch {len(result.history['loss'])}")
-        return max(result.history["val_accuracy"])
+        measured = tuning_objectives.costs_of(
+            self.settings.objectives, result.model, self.splits.input_shape
+        )
+        return {"accuracy": max(result.history["val_accuracy"]), **measured}
 
 
 def work(
@@ -151,7 +167,7 @@ def work(
         sampler=strategies.make_sampler(
             settings.sampler, settings.seed + 1000 * worker + len(probe.trials)
         ),
-        pruner=strategies.make_pruner(settings.pruner, max_epochs),
+        pruner=strategies.make_pruner(_pruner(settings), max_epochs),
     )
     objective = Objective(settings, splits, experiment_id, parent_run_id)
     since = failures.first_new_trial(probe)  # a streak counts this invocation's trials
@@ -167,6 +183,11 @@ def work(
             time.sleep(max(1.0, settings.heartbeat_seconds / 2))  # others hold the last slots
             continue
         study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=True)
+
+
+def _pruner(settings: TuneSettings) -> str:
+    """--pruner, or none for a multi-objective study: Optuna's pruners judge one value."""
+    return settings.pruner if len(settings.objectives) == 1 else "none"
 
 
 def _splits(settings: TuneSettings) -> Splits:
@@ -190,15 +211,20 @@ def tune(settings: TuneSettings) -> dict[str, Any]:
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
     experiment_id = tracking.connect(uri, settings.experiment)
     storage = studies.open_storage(settings.storage, settings.heartbeat_seconds)
-    study = studies.open_study(settings.name, storage, arch, splits, settings.epochs)
+    study = studies.open_study(
+        settings.name, storage, arch, splits, settings.epochs, settings.objectives
+    )
     since = failures.first_new_trial(study)
     before = studies.counts(study)
     done = before["complete"] + before["pruned"]
+    aims = ", ".join(f"{name} ({OBJECTIVES[name]})" for name in settings.objectives)
     log.info(
         f"study {settings.name} in {redact_url(settings.storage)}: {done} of "
-        f"{settings.trials} trials finished; {settings.workers} worker(s), pruner "
-        f"{settings.pruner}, sampler {settings.sampler}, {dtype}"
+        f"{settings.trials} trials finished; objective {aims}; {settings.workers} worker(s), "
+        f"pruner {_pruner(settings)}, sampler {settings.sampler}, {dtype}"
     )
+    if _pruner(settings) != settings.pruner:
+        log.info("multi-objective: no pruning (Optuna prunes single-objective studies only)")
     started = time.perf_counter()
     deadline = time.time() + settings.timeout if settings.timeout else None
     with tracking.tuning_run(
@@ -215,12 +241,21 @@ def tune(settings: TuneSettings) -> dict[str, Any]:
         for name in tracking.close_orphaned_runs(experiment_id):
             log.warning(f"marked run {name} as KILLED: its worker ended without closing it")
         summary = studies.summarize(optuna.load_study(study_name=settings.name, storage=storage))
+        summary["importances"] = insight.importances(summary["study"])
+        summary["pareto"] = insight.pareto_front(summary["study"])
+        found = summary["importances"]
+        figures = studies.figures(summary["study"], isinstance(found, insight.Importances))
         tracking.log_study_summary(
             summary["best_value"],
             summary["best_params"],
             summary["trials"],
-            studies.figures(summary["study"]),
+            figures,
             summary["counts"],
+        )
+        tracking.log_study_insight(
+            found.metrics() if isinstance(found, insight.Importances) else {},
+            [trial.number for trial in summary["pareto"]],
+            insight.pareto_csv(summary["pareto"]) if summary["pareto"] else None,
         )
     state = summary["counts"]
     log.info(
