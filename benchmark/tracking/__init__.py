@@ -51,10 +51,12 @@ from benchmark.tracking.store import (
     use_store,
 )
 from benchmark.tracking.trials import (
+    LoggedStudy,
     end_trial_run,
     log_study_insight,
     log_study_summary,
     log_trial_params,
+    logged_studies,
     trial_run,
     tuning_run,
 )
@@ -65,6 +67,7 @@ __all__ = [
     "PROBABILITIES_ARTIFACT",
     "REGISTERED_MODEL",
     "EpochLogger",
+    "LoggedStudy",
     "TrainingRun",
     "artifact_text",
     "check_artifacts_writable",
@@ -89,6 +92,7 @@ __all__ = [
     "log_report",
     "log_result",
     "log_study_insight",
+    "logged_studies",
     "log_study_summary",
     "log_trial_params",
     "metric_history",

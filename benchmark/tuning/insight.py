@@ -90,12 +90,16 @@ def pareto_front(study: optuna.Study) -> list[ParetoTrial]:
 def importance_table(study_name: str, found: Importances) -> Table:
     """The importances as a Rich table, most important (for accuracy) first."""
     names = list(found.values)
+    caption = (
+        f"fANOVA importance (seed {IMPORTANCE_SEED}) over {found.trials} complete trials; "
+        "each column sums to 1"
+    )
     table = Table(
         title=f"What mattered in study {study_name}",
         title_justify="left",
-        caption=f"fANOVA importance (seed {IMPORTANCE_SEED}) over {found.trials} complete "
-        "trials; each column sums to 1",
+        caption=caption,
         caption_justify="left",
+        min_width=len(caption),  # the caption on one line
     )
     table.add_column("hyperparameter")
     for name in names:
