@@ -40,6 +40,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     settings = settings_class.from_args(args) if settings_class else None
     if args.command == "predict":  # bad files are reported before TensorFlow's slow import
         return _predict(settings)
+    if args.command == "dashboard":  # reads studies only: no TensorFlow
+        from benchmark.tuning.dashboard import serve
+
+        serve(settings.storage, settings.host, settings.port)
+        return 0
     if args.command == "report" and settings.output is not None:
         runtime.check_writable(settings.output, "report folder (--output)")
     from benchmark.training import hardware, precision  # neither loads TensorFlow

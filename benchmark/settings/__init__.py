@@ -6,6 +6,7 @@ dataclasses in `commands`, so a flag, its help and its check are declared once.
 
 from benchmark.settings.commands import (
     BoardSettings,
+    DashboardSettings,
     PredictSettings,
     ReportSettings,
     RunSettings,
@@ -66,6 +67,7 @@ __all__ = [
     "TRIALS",
     "VALIDATION_FRACTION",
     "BoardSettings",
+    "DashboardSettings",
     "Option",
     "PredictSettings",
     "ReportSettings",

@@ -490,3 +490,19 @@ class PredictSettings(Settings):
         """--model, else the registered champion of the dataset."""
         name = registered_model(dataset_name(self.dataset))
         return self.model or f"models:/{name}@{CHAMPION_ALIAS}"
+
+
+@dataclass
+class DashboardSettings(Settings):
+    """What `python -m benchmark dashboard` was asked to serve."""
+
+    storage: str = storage_field()
+    host: str = field(
+        default="127.0.0.1",
+        metadata=cli(option("--host", help="address to listen on (default 127.0.0.1: this "
+                            "machine only; 0.0.0.0 for every interface)")),
+    )  # fmt: skip
+    port: int = field(
+        default=8080,
+        metadata=cli(option("--port", rule=positive, help="port to listen on (default 8080)")),
+    )

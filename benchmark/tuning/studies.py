@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
-def _sqlite_file(url: str) -> Path | None:
+def sqlite_file(url: str) -> Path | None:
     """The database file of a sqlite:/// URL with ~ expanded; None for any other URL."""
     if not url.startswith("sqlite:///"):
         return None
@@ -42,7 +42,7 @@ def open_storage(
     url: str, heartbeat_seconds: int = HEARTBEAT_SECONDS
 ) -> optuna.storages.RDBStorage:
     """Connect to a SQLAlchemy URL with heartbeats and retry of dead workers' trials."""
-    database = _sqlite_file(url)
+    database = sqlite_file(url)
     if database is not None:
         folder = database.resolve().parent
         if not folder.is_dir():
@@ -285,7 +285,7 @@ def best_params(storage_url: str, study_name: str, arch: str) -> tuple[dict[str,
 
 def _existing_study(storage_url: str, study_name: str, arch: str) -> optuna.Study:
     """A study that exists and belongs to `arch`, without creating any file; else an error."""
-    database = _sqlite_file(storage_url)
+    database = sqlite_file(storage_url)
     if database is not None and not database.exists():
         raise BenchmarkError(
             f"no study storage at {database}; run 'python -m benchmark tune --arch {arch}' "
