@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,11 +10,14 @@ import optuna
 from optuna.trial import TrialState
 from rich.table import Table
 
+from benchmark import tracking
 from benchmark.errors import first_line
 from benchmark.redaction import redact_url
 from benchmark.settings import DEFAULT_STORAGE
 from benchmark.tuning import objectives as tuning_objectives
-from benchmark.tuning.studies import accuracy_of, study_objectives
+from benchmark.tuning.studies import accuracy_of, study_objectives, summarize
+
+log = logging.getLogger(__name__)
 
 # fANOVA fits a random forest: a fixed seed makes the same trials give the same importances.
 IMPORTANCE_SEED = 0
@@ -45,6 +49,26 @@ class ParetoTrial:
     number: int
     values: dict[str, float]  # objective -> value
     params: dict[str, Any]
+
+
+def conclude(study: optuna.Study) -> dict[str, Any]:
+    """Summarise a study, with importances and Pareto front, and log it all to the active run."""
+    summary = summarize(study)
+    summary["importances"] = found = importances(study)
+    summary["pareto"] = front = pareto_front(study)
+    tracking.log_study_summary(
+        summary["best_value"],
+        summary["best_params"],
+        summary["trials"],
+        figures(study, isinstance(found, Importances)),
+        summary["counts"],
+    )
+    tracking.log_study_insight(
+        found.metrics() if isinstance(found, Importances) else {},
+        [trial.number for trial in front],
+        pareto_csv(front) if front else None,
+    )
+    return summary
 
 
 def evaluator() -> optuna.importance.FanovaImportanceEvaluator:
@@ -144,3 +168,34 @@ def pareto_csv(front: list[ParetoTrial]) -> str:
 
 def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def figures(study: optuna.Study, importances: bool = True) -> dict[str, Any]:
+    """Optuna's figures (matplotlib): optimisation history (of accuracy), the importances of
+    the parameters for accuracy (with the seeded evaluator tune prints), and the Pareto front
+    of a multi-objective study."""
+    from optuna.visualization import matplotlib as optuna_plots
+
+    made: dict[str, Any] = {}
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    if not complete:
+        log.info("tune: no complete trial yet; no figures")
+        return made
+    objectives = study_objectives(study)
+    accuracy = {"target": lambda t: accuracy_of(study, t), "target_name": "val accuracy"}
+    # A multi-objective study's history and importances are drawn for accuracy.
+    target = accuracy if len(objectives) > 1 else {}
+    made["optimization_history.png"] = optuna_plots.plot_optimization_history(
+        study, **target
+    ).figure
+    if importances:
+        made["param_importances.png"] = optuna_plots.plot_param_importances(
+            study, evaluator=evaluator(), **target
+        ).figure
+    if len(objectives) > 1 and len(objectives) <= 3:  # Optuna draws fronts of 2 or 3 values
+        names = [tuning_objectives.LABELS[name] for name in objectives]
+        made["pareto_front.png"] = optuna_plots.plot_pareto_front(study, target_names=names).figure
+    for fig in made.values():
+        fig.set_size_inches(9, 5)
+        fig.tight_layout()
+    return made

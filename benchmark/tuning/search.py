@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import time
 import warnings
-from dataclasses import asdict
 from typing import Any
 
 import keras
@@ -237,26 +235,10 @@ def tune(settings: TuneSettings) -> dict[str, Any]:
         if settings.workers == 1:
             work(settings, 0, experiment_id, parent_run_id, deadline)
         else:
-            _run_workers(settings, experiment_id, parent_run_id, deadline, uri)
+            tune_worker.run_workers(settings, experiment_id, parent_run_id, deadline, uri)
         for name in tracking.close_orphaned_runs(experiment_id):
             log.warning(f"marked run {name} as KILLED: its worker ended without closing it")
-        summary = studies.summarize(optuna.load_study(study_name=settings.name, storage=storage))
-        summary["importances"] = insight.importances(summary["study"])
-        summary["pareto"] = insight.pareto_front(summary["study"])
-        found = summary["importances"]
-        figures = studies.figures(summary["study"], isinstance(found, insight.Importances))
-        tracking.log_study_summary(
-            summary["best_value"],
-            summary["best_params"],
-            summary["trials"],
-            figures,
-            summary["counts"],
-        )
-        tracking.log_study_insight(
-            found.metrics() if isinstance(found, insight.Importances) else {},
-            [trial.number for trial in summary["pareto"]],
-            insight.pareto_csv(summary["pareto"]) if summary["pareto"] else None,
-        )
+        summary = insight.conclude(optuna.load_study(study_name=settings.name, storage=storage))
     state = summary["counts"]
     log.info(
         f"done in {duration(time.perf_counter() - started)}: {state['complete']} complete, "
@@ -275,37 +257,3 @@ def tune(settings: TuneSettings) -> dict[str, Any]:
             f"(--max-failures); the study {settings.name} keeps its finished trials"
         )
     return summary
-
-
-def _run_workers(
-    settings: TuneSettings, experiment_id: str, parent_run_id: str, deadline: float | None, uri: str
-) -> None:
-    """Start `settings.workers` processes on the study and wait; Ctrl-C stops them all."""
-    context = multiprocessing.get_context("spawn")
-    processes = [
-        context.Process(
-            target=tune_worker.main,
-            args=(
-                asdict(settings),
-                index,
-                experiment_id,
-                parent_run_id,
-                deadline,
-                uri,
-                logs.verbosity(),
-            ),
-            name=f"tune-worker-{index}",
-        )
-        for index in range(settings.workers)
-    ]
-    for process in processes:
-        process.start()
-    try:
-        for process in processes:
-            process.join()
-    except KeyboardInterrupt:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.join()
-        raise

@@ -240,39 +240,6 @@ def summarize(study: optuna.Study) -> dict[str, Any]:
     }
 
 
-def figures(study: optuna.Study, importances: bool = True) -> dict[str, Any]:
-    """Optuna's figures (matplotlib): optimisation history (of accuracy), the importances of
-    the parameters for accuracy (with the seeded evaluator tune prints), and the Pareto front
-    of a multi-objective study."""
-    from optuna.visualization import matplotlib as optuna_plots
-
-    from benchmark.tuning import insight
-
-    made: dict[str, Any] = {}
-    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
-    if not complete:
-        log.info("tune: no complete trial yet; no figures")
-        return made
-    objectives = study_objectives(study)
-    accuracy = {"target": lambda t: accuracy_of(study, t), "target_name": "val accuracy"}
-    # A multi-objective study's history and importances are drawn for accuracy.
-    target = accuracy if len(objectives) > 1 else {}
-    made["optimization_history.png"] = optuna_plots.plot_optimization_history(
-        study, **target
-    ).figure
-    if importances:
-        made["param_importances.png"] = optuna_plots.plot_param_importances(
-            study, evaluator=insight.evaluator(), **target
-        ).figure
-    if len(objectives) > 1 and len(objectives) <= 3:  # Optuna draws fronts of 2 or 3 values
-        names = [tuning_objectives.LABELS[name] for name in objectives]
-        made["pareto_front.png"] = optuna_plots.plot_pareto_front(study, target_names=names).figure
-    for fig in made.values():
-        fig.set_size_inches(9, 5)
-        fig.tight_layout()
-    return made
-
-
 def best_params(storage_url: str, study_name: str, arch: str) -> tuple[dict[str, Any], int, float]:
     """The complete trial of best accuracy: its sampled params, number and accuracy."""
     study = _existing_study(storage_url, study_name, arch)
