@@ -94,7 +94,8 @@ def _tune(settings: Any, console: Any) -> int:
     summary = tune(settings)
     found = summary["importances"]
     if isinstance(found, insight.Importances):
-        console.print(insight.importance_table(settings.name, found))
+        console.print(insight.importance_heading(settings.name, found))
+        console.print(insight.importance_table(found))
     else:
         console.print(found)  # why there are none, in one line
     if summary["pareto"]:

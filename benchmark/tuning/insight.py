@@ -111,20 +111,18 @@ def pareto_front(study: optuna.Study) -> list[ParetoTrial]:
     ]
 
 
-def importance_table(study_name: str, found: Importances) -> Table:
+def importance_heading(study_name: str, found: Importances) -> str:
+    """The line above the importance table: the study, the evaluator and the trials."""
+    return (
+        f"What mattered in study {study_name}: fANOVA importance (seed {IMPORTANCE_SEED}) over "
+        f"{found.trials} complete trials; each column sums to 1"
+    )
+
+
+def importance_table(found: Importances) -> Table:
     """The importances as a Rich table, most important (for accuracy) first."""
     names = list(found.values)
-    caption = (
-        f"fANOVA importance (seed {IMPORTANCE_SEED}) over {found.trials} complete trials; "
-        "each column sums to 1"
-    )
-    table = Table(
-        title=f"What mattered in study {study_name}",
-        title_justify="left",
-        caption=caption,
-        caption_justify="left",
-        min_width=len(caption),  # the caption on one line
-    )
+    table = Table()
     table.add_column("hyperparameter")
     for name in names:
         table.add_column(f"for {tuning_objectives.LABELS[name]}", justify="right")
