@@ -146,7 +146,12 @@ def study_objectives(study: optuna.Study) -> list[str]:
     """The objectives a study optimises: its user attribute; accuracy for older studies."""
     if len(study.directions) == 1:  # studies made before --objective stored none
         return list(study.user_attrs.get("objectives", ["accuracy"]))
-    return list(study.user_attrs["objectives"])  # a multi-objective study was made by tune
+    if "objectives" not in study.user_attrs:  # tune records them on every study it makes
+        raise BenchmarkError(
+            f"study {study.study_name!r} has {len(study.directions)} objectives but was not made "
+            "by tune (it records their names); pass another --study-name"
+        )
+    return list(study.user_attrs["objectives"])
 
 
 def accuracy_of(study: optuna.Study, trial: FrozenTrial) -> float:
