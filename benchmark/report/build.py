@@ -36,7 +36,7 @@ def write_report(
         tuned = tuning_section(experiment_id)
         if tuned.note:
             raise BenchmarkError(
-                f"no finished training or tune runs in experiment {experiment!r}; run "
+                f"no finished training runs in experiment {experiment!r}, nor tune runs; run "
                 "'python -m benchmark run' or 'tune' first"
             )
         return _write(experiment_id, experiment, folder, [tuned], per_run)
