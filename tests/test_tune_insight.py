@@ -252,5 +252,9 @@ def test_the_dashboard_command_serves_the_studies(tuned) -> None:
         names = {study["study_name"] for study in listed["study_summaries"]}
         assert names == {"mnist-mlp", MULTI}
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.terminate()  # SIGTERM: Ctrl-C for the command, which then exits
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # a loaded machine: never leave a server behind
+            server.kill()
+            server.wait()
