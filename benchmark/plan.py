@@ -13,6 +13,7 @@ from benchmark.data.splits import Splits
 from benchmark.errors import BenchmarkError
 from benchmark.redaction import redact_url
 from benchmark.settings import AUTO_JOBS_IMAGES, RunSettings
+from benchmark.settings.commands import params_trial
 from benchmark.settings.data import dataset_name
 from benchmark.training import budget, costs
 
@@ -25,14 +26,16 @@ Source = tuple[dict[str, Any], dict[str, str]]  # params other than the defaults
 def params_sources(settings: RunSettings) -> dict[str, Source]:
     """Each architecture's params source other than its defaults, and the tags naming it.
 
-    With --params best, the best trial of its Optuna study; with a preset name, that preset.
+    With --params best, the best trial (by accuracy) of its Optuna study; with trial:N, trial
+    N of it (a Pareto trial of a multi-objective study, say); with a preset name, that preset.
     """
     if settings.params in architectures.PRESETS:
         return {
             name: (architectures.get(name).presets[settings.params], {"variant": settings.params})
             for name in settings.archs
         }
-    if settings.params != "best":
+    chosen = params_trial(settings.params)
+    if settings.params != "best" and chosen is None:
         return {}
     from benchmark.tuning import studies
 
@@ -41,12 +44,15 @@ def params_sources(settings: RunSettings) -> dict[str, Source]:
         study = settings.study_name or studies.default_study_name(
             name, dataset_name(settings.dataset)
         )
-        params, number, value = studies.best_params(settings.storage, study, name)
-        log.info(
-            f"{name}: best trial {number} of study {study} (val_accuracy {value:.4f}): {params}"
-        )
+        if chosen is None:
+            params, number, value = studies.best_params(settings.storage, study, name)
+            which, variant = "best trial", "tuned"
+        else:
+            params, value = studies.trial_params(settings.storage, study, name, chosen)
+            number, which, variant = chosen, "trial", f"trial-{chosen}"
+        log.info(f"{name}: {which} {number} of study {study} (val_accuracy {value:.4f}): {params}")
         tags = {
-            "variant": "tuned",
+            "variant": variant,
             "study_name": study,
             "study_trial": str(number),
             "study_storage": redact_url(settings.storage),

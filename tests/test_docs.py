@@ -14,7 +14,7 @@ from benchmark.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = [README, *sorted((ROOT / "docs").glob("*.md"))]
-COMMANDS = ("list", "run", "tune", "leaderboard", "report", "predict")
+COMMANDS = ("list", "run", "tune", "leaderboard", "report", "predict", "dashboard")
 
 
 def _text(path: Path) -> str:

@@ -64,7 +64,7 @@ def test_different_errors_do_not_stop_the_study(store, monkeypatch) -> None:
     def flaky(self, trial, label, record):
         if trial.number < 3:  # two kinds of error, alternating, then a trial that works
             raise (ValueError if trial.number % 2 else OSError)(f"flaky {trial.number}")
-        return 0.5
+        return {"accuracy": 0.5}
 
     monkeypatch.setattr(Objective, "_train", flaky)
     assert tune(store, "--trials", "1", "--max-failures", "2", "--timeout", "60") == 0
@@ -76,7 +76,7 @@ def test_a_resumed_study_starts_a_new_streak(store, monkeypatch, capsys) -> None
     monkeypatch.setattr(Objective, "_train", lambda *args: 1 / 0)
     assert tune(store, "--trials", "1", "--max-failures", "2", "--timeout", "60") == 2
     assert "ZeroDivisionError: division by zero" in capsys.readouterr().err
-    monkeypatch.setattr(Objective, "_train", lambda *args: 0.75)
+    monkeypatch.setattr(Objective, "_train", lambda *args: {"accuracy": 0.75})
     assert tune(store, "--trials", "1", "--max-failures", "2", "--timeout", "60") == 0
     assert [t.state for t in trials(store)][-1] == TrialState.COMPLETE
 

@@ -9,6 +9,7 @@ from typing import Any
 from benchmark.errors import EXIT_USER_ERROR
 from benchmark.settings import (
     BoardSettings,
+    DashboardSettings,
     PredictSettings,
     ReportSettings,
     RunSettings,
@@ -24,6 +25,7 @@ COMMANDS: dict[str, tuple[type | None, str]] = {
     "leaderboard": (BoardSettings, "print the comparison from MLflow"),
     "report": (ReportSettings, "write a self-contained HTML report from MLflow"),
     "predict": (PredictSettings, "classify image files of digits with the champion model"),
+    "dashboard": (DashboardSettings, "serve the Optuna studies in optuna-dashboard"),
 }
 
 
@@ -106,7 +108,7 @@ def _add_verbosity(parser: argparse.ArgumentParser, default: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `python -m benchmark` parser: list, run, tune, leaderboard, report and predict."""
+    """The `python -m benchmark` parser: one sub-command per entry of COMMANDS."""
     parser = _Parser(
         prog="python -m benchmark",
         description="Benchmark CNN architectures on MNIST or your own images, tracked in MLflow.",

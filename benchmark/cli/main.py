@@ -40,6 +40,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     settings = settings_class.from_args(args) if settings_class else None
     if args.command == "predict":  # bad files are reported before TensorFlow's slow import
         return _predict(settings)
+    if args.command == "dashboard":  # reads studies only: no TensorFlow
+        from benchmark.tuning.dashboard import serve
+
+        serve(settings.storage, settings.host, settings.port)
+        return 0
     if args.command == "report" and settings.output is not None:
         runtime.check_writable(settings.output, "report folder (--output)")
     from benchmark.training import hardware, precision  # neither loads TensorFlow
@@ -84,9 +89,25 @@ def _leaderboard(settings: Any, console: Any) -> int:
 
 
 def _tune(settings: Any, console: Any) -> int:
+    from benchmark.tuning import insight
     from benchmark.tuning.search import tune
 
-    tune(settings)
+    summary = tune(settings)
+    found = summary["importances"]
+    if isinstance(found, insight.Importances):
+        console.print(insight.importance_heading(settings.name, found))
+        console.print(insight.importance_table(found))
+    else:
+        console.print(found)  # why there are none, in one line
+    if summary["pareto"]:
+        table = insight.pareto_table(
+            settings.name,
+            summary["pareto"],
+            settings.arch,
+            settings.storage,
+            summary["counts"]["complete"],
+        )
+        console.print(table)
     return 0
 
 

@@ -15,6 +15,7 @@ from benchmark.report import figures
 from benchmark.report.mistakes import best_model_mistakes
 from benchmark.report.page import SECTIONS, Figure, Section, render, table
 from benchmark.report.pareto import pareto_figure
+from benchmark.report.tuning import tuning_section
 from benchmark.results import leaderboard, runs
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,13 @@ def write_report(
     """Write folder/index.html for the experiment and log it to MLflow; return path and run id."""
     per_run = runs.read_runs(experiment_id)
     if per_run.empty:
-        raise BenchmarkError(
-            f"no finished training runs in experiment {experiment!r}; run "
-            "'python -m benchmark run' first"
-        )
+        tuned = tuning_section(experiment_id)
+        if tuned.note:
+            raise BenchmarkError(
+                f"no finished training runs in experiment {experiment!r}, nor tune runs; run "
+                "'python -m benchmark run' or 'tune' first"
+            )
+        return _write(experiment_id, experiment, folder, [tuned], per_run)
     per_seed = report_data.runs_per_seed(per_run)
     builders = {
         "leaderboard": lambda: _leaderboard(experiment_id, ensemble_k),
@@ -44,22 +48,31 @@ def write_report(
         "confusion-matrices": lambda: _confusions(per_seed),
         "per-class-f1": lambda: _f1(per_seed),
         "mistakes": lambda: _mistakes(per_seed, request),
+        "tuning": lambda: tuning_section(experiment_id),
     }
     sections = []
     for section_id, builder in builders.items():
         log.info("report: %s", SECTIONS[section_id].lower())
         sections.append(builder())
+    return _write(experiment_id, experiment, folder, sections, per_seed)
+
+
+def _write(
+    experiment_id: str, experiment: str, folder: Path, sections: list[Section], runs: pd.DataFrame
+) -> tuple[Path, str]:
+    """Render the sections to folder/index.html and log it; return the path and the run id."""
     text = render(
         experiment,
-        run_count=len(per_seed),
-        label_count=per_seed["label"].nunique(),
+        run_count=len(runs),
+        label_count=runs["label"].nunique() if "label" in runs else 0,
         commit=tracking.git_commit(),
         sections=sections,
     )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "index.html"
     path.write_text(text, encoding="utf-8")
-    return path, tracking.log_report(experiment_id, path, list(per_seed["run_id"]))
+    run_ids = list(runs["run_id"]) if "run_id" in runs else []
+    return path, tracking.log_report(experiment_id, path, run_ids)
 
 
 def _leaderboard(experiment_id: str, ensemble_k: int | None) -> Section:

@@ -26,6 +26,7 @@ SECTIONS = {  # id -> heading, in page order
     "confusion-matrices": "Confusion matrices",
     "per-class-f1": "Per-class F1",
     "mistakes": "Mistakes of the best model",
+    "tuning": "Tuning: what mattered",
 }
 
 
@@ -49,6 +50,20 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class StudyView:
+    """One Optuna study in the tuning section: its importances and its history figure."""
+
+    name: str
+    arch: str
+    run_id: str  # its newest finished `tune` run, which logged what is shown
+    objectives: str
+    counts: str  # trials per state, e.g. "10 complete, 2 pruned"
+    importance_columns: list[str]  # one per objective with importances
+    importance_rows: list[tuple[str, list[str]]]  # hyperparameter, its shares as shown
+    figure: Figure | None
+
+
+@dataclass(frozen=True)
 class Section:
     """What one section shows; a note (why it is empty) replaces the rest."""
 
@@ -59,6 +74,7 @@ class Section:
     table: str | None = None  # leaderboard: HTML from `table`
     link: str | None = None  # leaderboard: the same runs as a comparison in MLflow's UI
     mistakes: Mistakes | None = None
+    studies: tuple[StudyView, ...] = ()  # tuning: one view per study
 
 
 @functools.cache

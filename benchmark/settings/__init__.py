@@ -6,6 +6,7 @@ dataclasses in `commands`, so a flag, its help and its check are declared once.
 
 from benchmark.settings.commands import (
     BoardSettings,
+    DashboardSettings,
     PredictSettings,
     ReportSettings,
     RunSettings,
@@ -25,6 +26,7 @@ from benchmark.settings.defaults import (
     ENSEMBLE_K,
     HEARTBEAT_SECONDS,
     MAX_FAILURES,
+    OBJECTIVES,
     PRECISIONS,
     PRUNERS,
     RANKINGS,
@@ -52,6 +54,7 @@ __all__ = [
     "ENSEMBLE_K",
     "HEARTBEAT_SECONDS",
     "MAX_FAILURES",
+    "OBJECTIVES",
     "PRECISIONS",
     "PRUNERS",
     "RANKINGS",
@@ -64,6 +67,7 @@ __all__ = [
     "TRIALS",
     "VALIDATION_FRACTION",
     "BoardSettings",
+    "DashboardSettings",
     "Option",
     "PredictSettings",
     "ReportSettings",

@@ -24,6 +24,7 @@ from benchmark.settings.defaults import (
     DEFAULT_DATASET,
     HEARTBEAT_SECONDS,
     MAX_FAILURES,
+    OBJECTIVES,
     PRUNERS,
     RANKINGS,
     SAMPLERS,
@@ -59,6 +60,61 @@ from benchmark.settings.fields import (
 def default_study_name(arch: str, dataset: str = "mnist") -> str:
     """`mnist-dropout`: one study per dataset and architecture unless named otherwise."""
     return f"{dataset}-{arch}"
+
+
+TRIAL_PARAMS = "trial:"  # run --params trial:N: trial N of the architecture's study
+
+
+def params_trial(params: str) -> int | None:
+    """N of `--params trial:N`, None for any other --params; ValueError if N is no number."""
+    if not params.startswith(TRIAL_PARAMS):
+        return None
+    number = params.removeprefix(TRIAL_PARAMS)
+    if not number.isdigit():
+        raise ValueError(f"trial:N takes a trial number (0 or more), got {params!r}")
+    return int(number)
+
+
+def _check_params(params: str, archs: list[str]) -> None:
+    """--params is default, best, trial:N (with one architecture) or a preset's name."""
+    try:
+        trial = params_trial(params)
+    except ValueError as error:
+        raise BenchmarkError(f"argument --params: {error}") from None
+    if trial is None and params not in ("default", "best", *PRESETS):
+        raise BenchmarkError(
+            f"argument --params: invalid choice: {params!r} (choose from default, best, "
+            f"trial:N, {', '.join(PRESETS)})"
+        )
+    if trial is not None and len(archs) > 1:
+        raise BenchmarkError(
+            f"--params {params} names a trial of one study; use it with one --arch"
+        )
+
+
+def _read_objectives(namespace: Any) -> list[str]:
+    return [name.strip() for name in namespace.objective.split(",")]
+
+
+def check_objectives(objectives: list[str]) -> None:
+    """Known metrics, none twice, accuracy among them; else one line listing the valid ones."""
+    valid = ", ".join(OBJECTIVES)
+    unknown = [name for name in objectives if name not in OBJECTIVES]
+    if unknown:
+        raise BenchmarkError(
+            f"argument --objective: unknown metric {unknown[0]!r} (valid: {valid}; "
+            "comma-separated, e.g. accuracy,latency)"
+        )
+    repeated = sorted({name for name in objectives if objectives.count(name) > 1})
+    if repeated:
+        raise BenchmarkError(
+            f"argument --objective: {repeated[0]} is named twice (valid: {valid}, each once)"
+        )
+    if "accuracy" not in objectives:
+        raise BenchmarkError(
+            "argument --objective: accuracy must be one of the objectives, or the search "
+            f"would favour models that learn nothing (valid: {valid})"
+        )
 
 
 def _read_archs(namespace: Any) -> list[str]:
@@ -137,14 +193,17 @@ class RunSettings(Settings):
             logged=True,
         ),
     )  # fmt: skip
-    params: str = field(  # "best": each architecture's best trial; else a named preset
+    params: str = field(  # "best", "trial:N" (a trial of its study) or a named preset
         default="default",
         metadata=cli(
-            option("--params", choices=("default", "best", *PRESETS),
+            option("--params", metavar="|".join(("default", "best", TRIAL_PARAMS + "N",
+                                                 *PRESETS)),
                    help="hyperparameters: each architecture's defaults, the best trial of "
-                   "its Optuna study (see tune; marked tuned in the leaderboard), or a named "
-                   "protocol: notebook (basic only) is the Keras notebook's Adam 1e-3, "
-                   "constant, 20 epochs, no early stopping"),
+                   "its Optuna study (see tune; marked tuned in the leaderboard; by accuracy "
+                   "in a multi-objective study), trial:N for trial N of the study (one --arch; "
+                   "e.g. a Pareto trial tune printed, with its --study-name; variant trial-N), "
+                   "or a named protocol: notebook (basic only) is the Keras notebook's Adam "
+                   "1e-3, constant, 20 epochs, no early stopping"),
             logged=True,
         ),
     )  # fmt: skip
@@ -201,6 +260,7 @@ class RunSettings(Settings):
                 "drop --early-stopping"
             )
         check_architectures(self.archs)
+        _check_params(self.params, self.archs)
         if self.params in PRESETS:
             owners = PRESETS[self.params]
             lacking = [name for name in self.archs if name not in owners]
@@ -264,6 +324,19 @@ class TuneSettings(Settings):
     sampler: str = field(
         default="tpe", metadata=cli(option("--sampler", choices=SAMPLERS), logged=True)
     )
+    objectives: list[str] = field(  # accuracy alone, or with costs: a multi-objective study
+        default_factory=lambda: ["accuracy"],
+        metadata=cli(
+            option("--objective", metavar="METRIC[,METRIC]", default="accuracy",
+                   help="what the study optimises: accuracy (best validation accuracy, "
+                   "maximised; the default), or accuracy with costs to minimise, e.g. "
+                   f"accuracy,latency: a multi-objective study with a Pareto front, not pruned "
+                   f"(metrics: {', '.join(OBJECTIVES)}; default study name "
+                   "<dataset>-<arch>-<metrics>)"),
+            read=_read_objectives,
+            logged=True,
+        ),
+    )  # fmt: skip
     workers: int = field(
         default=1,
         metadata=cli(
@@ -321,14 +394,18 @@ class TuneSettings(Settings):
     tracking_uri: str | None = tracking_uri_field()
 
     def check(self) -> None:
-        """The architecture must be registered, the dataset known."""
+        """The objectives must be known, the architecture registered, the dataset known."""
+        check_objectives(self.objectives)
         check_architectures([self.arch])
         check_data(self)
 
     @property
     def name(self) -> str:
-        """The study name: given, or derived from dataset and architecture."""
-        return self.study_name or default_study_name(self.arch, dataset_name(self.dataset))
+        """The study name: given, or derived from dataset, architecture and objectives."""
+        if self.study_name:
+            return self.study_name
+        name = default_study_name(self.arch, dataset_name(self.dataset))
+        return name if self.objectives == ["accuracy"] else f"{name}-{'-'.join(self.objectives)}"
 
 
 @dataclass
@@ -416,3 +493,19 @@ class PredictSettings(Settings):
         """--model, else the registered champion of the dataset."""
         name = registered_model(dataset_name(self.dataset))
         return self.model or f"models:/{name}@{CHAMPION_ALIAS}"
+
+
+@dataclass
+class DashboardSettings(Settings):
+    """What `python -m benchmark dashboard` was asked to serve."""
+
+    storage: str = storage_field()
+    host: str = field(
+        default="127.0.0.1",
+        metadata=cli(option("--host", help="address to listen on (default 127.0.0.1: this "
+                            "machine only; 0.0.0.0 for every interface)")),
+    )  # fmt: skip
+    port: int = field(
+        default=8080,
+        metadata=cli(option("--port", rule=positive, help="port to listen on (default 8080)")),
+    )

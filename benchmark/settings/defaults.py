@@ -38,6 +38,15 @@ AUTO_JOBS_IMAGES = 1_000_000
 TRIALS = 20  # finished (complete or pruned) trials a study should reach
 HEARTBEAT_SECONDS = 10  # a running trial's liveness is written this often
 SAMPLERS = ("tpe", "random")
+# What `tune --objective` may optimise, each with its direction: accuracy is a trial's best
+# validation accuracy; latency the median milliseconds to classify one image (batch size 1);
+# flops those of one inference (2 x multiply-accumulates); params the trainable weights.
+OBJECTIVES = {
+    "accuracy": "maximize",
+    "latency": "minimize",
+    "flops": "minimize",
+    "params": "minimize",
+}
 # auto: bfloat16 where the hardware computes it natively (Keras mixed_bfloat16), float16 on a GPU
 # of compute capability 7.x (mixed_float16), else float32.
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")

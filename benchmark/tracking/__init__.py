@@ -53,9 +53,12 @@ from benchmark.tracking.store import (
     use_store,
 )
 from benchmark.tracking.trials import (
+    LoggedStudy,
     end_trial_run,
+    log_study_insight,
     log_study_summary,
     log_trial_params,
+    logged_studies,
     trial_run,
     tuning_run,
 )
@@ -68,6 +71,7 @@ __all__ = [
     "PROBABILITIES_ARTIFACT",
     "REGISTERED_MODEL",
     "EpochLogger",
+    "LoggedStudy",
     "TrainingRun",
     "artifact_text",
     "check_artifacts_writable",
@@ -93,6 +97,8 @@ __all__ = [
     "log_comparison",
     "log_report",
     "log_result",
+    "log_study_insight",
+    "logged_studies",
     "log_study_summary",
     "log_trial_params",
     "metric_history",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import mlflow
@@ -12,6 +13,7 @@ import pandas as pd
 
 from benchmark.tracking.artifacts import _log_figure
 from benchmark.tracking.processes import _process_tags
+from benchmark.tracking.reading import artifact_text
 from benchmark.tracking.runs import parent_run
 
 RUN_KIND_TUNING = "tuning"
@@ -95,3 +97,68 @@ def log_study_summary(
     mlflow.log_text(trials.to_csv(index=False), "trials.csv")
     for artifact, fig in figures.items():
         _log_figure(fig, artifact)
+
+
+def log_study_insight(
+    importances: dict[str, float], pareto_trials: list[int], pareto_csv: str | None
+) -> None:
+    """The importances as metrics, and a multi-objective study's Pareto front, on the active run."""
+    if importances:
+        mlflow.log_metrics(importances)
+    if pareto_csv is not None:
+        mlflow.log_metric("pareto_trials", len(pareto_trials))
+        mlflow.set_tag("pareto_trials", ",".join(map(str, pareto_trials)))
+        mlflow.log_text(pareto_csv, "pareto_front.csv")
+
+
+@dataclass(frozen=True)
+class LoggedStudy:
+    """What the newest finished `tune` of a study logged: for the report's tuning section."""
+
+    study_name: str
+    arch: str
+    run_id: str
+    objectives: tuple[str, ...]
+    importances: dict[str, float]  # the importance.* metrics, prefix dropped
+    counts: dict[str, int]  # trials per state: complete, pruned, fail
+    trials_csv: str | None
+    pareto_csv: str | None
+
+
+def logged_studies(experiment_id: str) -> list[LoggedStudy]:
+    """The newest finished tuning run of each study in the experiment, by study name."""
+    runs = mlflow.search_runs(
+        [experiment_id],
+        filter_string=f"tags.run_kind = '{RUN_KIND_TUNING}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        output_format="list",
+    )
+    newest: dict[str, Any] = {}
+    for run in runs:
+        newest.setdefault(run.data.tags.get("study_name", ""), run)
+    found = []
+    for name, run in sorted(newest.items()):
+        metrics = run.data.metrics
+        found.append(
+            LoggedStudy(
+                study_name=name,
+                arch=run.data.tags.get("arch", ""),
+                run_id=run.info.run_id,
+                objectives=tuple(run.data.params.get("objectives", "accuracy").split(",")),
+                importances={
+                    key.removeprefix("importance."): value
+                    for key, value in metrics.items()
+                    if key.startswith("importance.")
+                },
+                counts={
+                    key.removeprefix("trials_"): int(value)
+                    for key, value in metrics.items()
+                    if key.startswith("trials_")
+                },
+                trials_csv=artifact_text(run.info.run_id, "trials.csv"),
+                pareto_csv=artifact_text(run.info.run_id, "pareto_front.csv")
+                if "pareto_trials" in metrics
+                else None,
+            )
+        )
+    return found

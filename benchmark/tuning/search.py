@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import time
 import warnings
-from dataclasses import asdict
 from typing import Any
 
 import keras
@@ -19,12 +17,13 @@ from benchmark.data.sources import Request
 from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.redaction import redact_url
-from benchmark.settings import SPLIT_SEED, TuneSettings
+from benchmark.settings import OBJECTIVES, SPLIT_SEED, TuneSettings
 from benchmark.settings.data import data_request
 from benchmark.training import precision
 from benchmark.training.progress import EpochProgress, duration
 from benchmark.training.runner import fit
-from benchmark.tuning import failures, strategies, studies
+from benchmark.tuning import failures, insight, strategies, studies
+from benchmark.tuning import objectives as tuning_objectives
 from benchmark.tuning import worker as tune_worker
 
 log = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ class _ValidationRecord(keras.callbacks.Callback):
 
 
 class Objective:
-    """Train one trial's configuration; the value is its best validation accuracy."""
+    """Train one trial's configuration; its values: best validation accuracy, then the costs."""
 
     def __init__(
         self,
@@ -58,7 +57,7 @@ class Objective:
         self.arch = architectures.get(settings.arch)
         self.dtype = precision.resolve(settings.precision)  # float32, bfloat16 or float16
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         try:
             return self._tracked(trial)
         except Exception as error:
@@ -70,7 +69,7 @@ class Objective:
                 log.warning(f"[{self.settings.name} trial {trial.number}] failed: {reason}")
             raise
 
-    def _tracked(self, trial: optuna.Trial) -> float:
+    def _tracked(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         """Train the trial inside its nested MLflow run."""
         studies.refuse_surplus(trial, self.settings.trials)
         label = f"[{self.settings.name} trial {trial.number}]"
@@ -80,7 +79,7 @@ class Objective:
             self.experiment_id, self.parent_run_id, self.settings.name, trial.number, self.arch.name
         ) as outcome:
             try:
-                value = self._train(trial, label, record)
+                values = self._train(trial, label, record)
             except optuna.TrialPruned as pruned:
                 escaped = pruned
             except KeyboardInterrupt:
@@ -95,6 +94,8 @@ class Objective:
             if record.val_accuracy:
                 metrics["best_val_accuracy"] = max(record.val_accuracy)
             if escaped is None:
+                costs = {key: value for key, value in values.items() if key != "accuracy"}
+                metrics.update({tuning_objectives.METRICS[k]: v for k, v in costs.items()})
                 tracking.end_trial_run("complete", metrics)
             elif isinstance(escaped, optuna.TrialPruned):
                 tracking.end_trial_run("pruned", metrics)
@@ -108,11 +109,20 @@ class Objective:
             else:
                 log.warning(f"{label} failed: {trial.user_attrs['fail_reason']}")
             raise escaped
-        log.info(f"{label} complete: best val_accuracy {value:.4f} after {epochs} epochs")
-        return value
+        shown = "".join(
+            f", {name} {tuning_objectives.shown(name, value)}" for name, value in costs.items()
+        )
+        log.info(
+            f"{label} complete: best val_accuracy {values['accuracy']:.4f}{shown} after "
+            f"{epochs} epochs"
+        )
+        ordered = tuple(values[name] for name in self.settings.objectives)
+        return ordered[0] if len(ordered) == 1 else ordered
 
-    def _train(self, trial: optuna.Trial, label: str, record: _ValidationRecord) -> float:
-        """Suggest, log and train one configuration; its best validation accuracy."""
+    def _train(
+        self, trial: optuna.Trial, label: str, record: _ValidationRecord
+    ) -> dict[str, float]:
+        """Suggest, log and train one configuration; its objectives' values by name."""
         overrides = self.arch.search_space(trial)
         if self.settings.epochs:
             overrides["epochs"] = self.settings.epochs
@@ -122,14 +132,18 @@ class Objective:
             tracking.EpochLogger(),
             record,
             EpochProgress(label, params["epochs"]),
-            KerasPruningCallback(trial, "val_accuracy"),
         ]
+        if len(self.settings.objectives) == 1:  # Optuna prunes single-objective studies only
+            callbacks.append(KerasPruningCallback(trial, "val_accuracy"))
         result = fit(
             self.arch, params, self.splits, self.settings.seed, True, callbacks, self.dtype
         )
         if result.diverged:
             raise FloatingPointError(f"loss became NaN at epoch {len(result.history['loss'])}")
-        return max(result.history["val_accuracy"])
+        measured = tuning_objectives.costs_of(
+            self.settings.objectives, result.model, self.splits.input_shape
+        )
+        return {"accuracy": max(result.history["val_accuracy"]), **measured}
 
 
 def work(
@@ -151,7 +165,7 @@ def work(
         sampler=strategies.make_sampler(
             settings.sampler, (settings.seed + 1000 * worker + len(probe.trials)) % 2**32
         ),
-        pruner=strategies.make_pruner(settings.pruner, max_epochs),
+        pruner=strategies.make_pruner(_pruner(settings), max_epochs),
     )
     objective = Objective(settings, splits, experiment_id, parent_run_id)
     since = failures.first_new_trial(probe)  # a streak counts this invocation's trials
@@ -167,6 +181,11 @@ def work(
             time.sleep(max(1.0, settings.heartbeat_seconds / 2))  # others hold the last slots
             continue
         study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=True)
+
+
+def _pruner(settings: TuneSettings) -> str:
+    """--pruner, or none for a multi-objective study: Optuna's pruners judge one value."""
+    return settings.pruner if len(settings.objectives) == 1 else "none"
 
 
 def _splits(settings: TuneSettings) -> Splits:
@@ -190,15 +209,20 @@ def tune(settings: TuneSettings) -> dict[str, Any]:
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
     experiment_id = tracking.connect(uri, settings.experiment)
     storage = studies.open_storage(settings.storage, settings.heartbeat_seconds)
-    study = studies.open_study(settings.name, storage, arch, splits, settings.epochs)
+    study = studies.open_study(
+        settings.name, storage, arch, splits, settings.epochs, settings.objectives
+    )
     since = failures.first_new_trial(study)
     before = studies.counts(study)
     done = before["complete"] + before["pruned"]
+    aims = ", ".join(f"{name} ({OBJECTIVES[name]})" for name in settings.objectives)
     log.info(
         f"study {settings.name} in {redact_url(settings.storage)}: {done} of "
-        f"{settings.trials} trials finished; {settings.workers} worker(s), pruner "
-        f"{settings.pruner}, sampler {settings.sampler}, {dtype}"
+        f"{settings.trials} trials finished; objective {aims}; {settings.workers} worker(s), "
+        f"pruner {_pruner(settings)}, sampler {settings.sampler}, {dtype}"
     )
+    if _pruner(settings) != settings.pruner:
+        log.info("multi-objective: no pruning (Optuna prunes single-objective studies only)")
     started = time.perf_counter()
     deadline = time.time() + settings.timeout if settings.timeout else None
     with tracking.tuning_run(
@@ -211,17 +235,10 @@ def tune(settings: TuneSettings) -> dict[str, Any]:
         if settings.workers == 1:
             work(settings, 0, experiment_id, parent_run_id, deadline)
         else:
-            _run_workers(settings, experiment_id, parent_run_id, deadline, uri)
+            tune_worker.run_workers(settings, experiment_id, parent_run_id, deadline, uri)
         for name in tracking.close_orphaned_runs(experiment_id):
             log.warning(f"marked run {name} as KILLED: its worker ended without closing it")
-        summary = studies.summarize(optuna.load_study(study_name=settings.name, storage=storage))
-        tracking.log_study_summary(
-            summary["best_value"],
-            summary["best_params"],
-            summary["trials"],
-            studies.figures(summary["study"]),
-            summary["counts"],
-        )
+        summary = insight.conclude(optuna.load_study(study_name=settings.name, storage=storage))
     state = summary["counts"]
     log.info(
         f"done in {duration(time.perf_counter() - started)}: {state['complete']} complete, "
@@ -240,37 +257,3 @@ def tune(settings: TuneSettings) -> dict[str, Any]:
             f"(--max-failures); the study {settings.name} keeps its finished trials"
         )
     return summary
-
-
-def _run_workers(
-    settings: TuneSettings, experiment_id: str, parent_run_id: str, deadline: float | None, uri: str
-) -> None:
-    """Start `settings.workers` processes on the study and wait; Ctrl-C stops them all."""
-    context = multiprocessing.get_context("spawn")
-    processes = [
-        context.Process(
-            target=tune_worker.main,
-            args=(
-                asdict(settings),
-                index,
-                experiment_id,
-                parent_run_id,
-                deadline,
-                uri,
-                logs.verbosity(),
-            ),
-            name=f"tune-worker-{index}",
-        )
-        for index in range(settings.workers)
-    ]
-    for process in processes:
-        process.start()
-    try:
-        for process in processes:
-            process.join()
-    except KeyboardInterrupt:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.join()
-        raise

@@ -20,6 +20,7 @@ from benchmark.errors import BenchmarkError, first_line
 from benchmark.redaction import redact_text, redact_url
 from benchmark.settings import HEARTBEAT_SECONDS
 from benchmark.settings import default_study_name as default_study_name  # used as studies.*
+from benchmark.tuning import objectives as tuning_objectives
 
 GRACE_HEARTBEATS = 3  # missed heartbeats before a running trial counts as dead
 RETRIES = 3  # times a dead worker's trial is re-queued
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
-def _sqlite_file(url: str) -> Path | None:
+def sqlite_file(url: str) -> Path | None:
     """The database file of a sqlite:/// URL with ~ expanded; None for any other URL."""
     if not url.startswith("sqlite:///"):
         return None
@@ -41,7 +42,7 @@ def open_storage(
     url: str, heartbeat_seconds: int = HEARTBEAT_SECONDS
 ) -> optuna.storages.RDBStorage:
     """Connect to a SQLAlchemy URL with heartbeats and retry of dead workers' trials."""
-    database = _sqlite_file(url)
+    database = sqlite_file(url)
     if database is not None:
         folder = database.resolve().parent
         if not folder.is_dir():
@@ -87,12 +88,14 @@ def open_study(
     arch: Architecture,
     splits: Splits,
     epochs: int | None,
+    objectives: list[str] | None = None,
 ) -> optuna.Study:
-    """Create the study or load it, refusing one made for other data or another architecture.
+    """Create the study or load it, refusing one made for other data, architecture or objectives.
 
     A new study gets the architecture's defaults as its first trial, so the search is judged
     against them under the same budget.
     """
+    objectives = objectives or ["accuracy"]
     max_epochs = epochs or arch.defaults["epochs"]
     wanted = {
         "arch": arch.name,
@@ -102,11 +105,13 @@ def open_study(
         "max_epochs": max_epochs,
     }
     try:  # exactly one of several workers starting together creates the study
-        study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+        study = optuna.create_study(
+            study_name=name, storage=storage, directions=tuning_objectives.directions(objectives)
+        )
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(study_name=name, storage=storage)
     else:
-        for key, value in wanted.items():
+        for key, value in {**wanted, "objectives": objectives}.items():
             study.set_user_attr(key, value)
         defaults = {key: arch.defaults[key] for key in _searched_keys(arch)}
         study.enqueue_trial(defaults, user_attrs={"defaults": True})
@@ -116,6 +121,12 @@ def open_study(
         raise BenchmarkError(
             f"study {name!r} belongs to architecture {found['arch']!r}, not {arch.name!r}; "
             "pass another --study-name"
+        )
+    found_objectives = study_objectives(study)
+    if found_objectives != objectives:
+        raise BenchmarkError(
+            f"study {name!r} optimises {','.join(found_objectives)}, not {','.join(objectives)}; "
+            f"pass --objective {','.join(found_objectives)} to resume it, or another --study-name"
         )
     clashes = [
         f"{key} {found[key]} (asked: {value})"
@@ -129,6 +140,23 @@ def open_study(
         )
     _check_same_space(study, arch)
     return study
+
+
+def study_objectives(study: optuna.Study) -> list[str]:
+    """The objectives a study optimises: its user attribute; accuracy for older studies."""
+    if len(study.directions) == 1:  # studies made before --objective stored none
+        return list(study.user_attrs.get("objectives", ["accuracy"]))
+    if "objectives" not in study.user_attrs:  # tune records them on every study it makes
+        raise BenchmarkError(
+            f"study {study.study_name!r} has {len(study.directions)} objectives but was not made "
+            "by tune (it records their names); pass another --study-name"
+        )
+    return list(study.user_attrs["objectives"])
+
+
+def accuracy_of(study: optuna.Study, trial: FrozenTrial) -> float:
+    """A complete trial's best validation accuracy, whichever objectives the study has."""
+    return float(trial.values[study_objectives(study).index("accuracy")])
 
 
 def _check_same_space(study: optuna.Study, arch: Architecture) -> None:
@@ -204,11 +232,12 @@ def summarize(study: optuna.Study) -> dict[str, Any]:
     """Counts, best trial, the trials table and epochs trained, for logging and printing."""
     trials = study.get_trials(deepcopy=False)  # one read serves counts, best and epochs
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    best = max(complete, key=lambda t: t.value) if complete else None
+    best = max(complete, key=lambda t: accuracy_of(study, t)) if complete else None
     return {
         "study": study,
+        "objectives": study_objectives(study),
         "counts": counts(study, trials),
-        "best_value": best.value if best else None,
+        "best_value": accuracy_of(study, best) if best else None,
         "best_params": dict(best.params) if best else {},
         "best_number": best.number if best else None,
         "epochs_trained": sum(int(t.user_attrs.get("epochs_trained", 0)) for t in trials),
@@ -216,30 +245,19 @@ def summarize(study: optuna.Study) -> dict[str, Any]:
     }
 
 
-def figures(study: optuna.Study) -> dict[str, Any]:
-    """Optuna's optimisation-history and parameter-importance figures (matplotlib)."""
-    from optuna.visualization import matplotlib as optuna_plots
-
-    made: dict[str, Any] = {}
+def best_params(storage_url: str, study_name: str, arch: str) -> tuple[dict[str, Any], int, float]:
+    """The complete trial of best accuracy: its sampled params, number and accuracy."""
+    study = _existing_study(storage_url, study_name, arch)
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
     if not complete:
-        log.info("tune: no complete trial yet; no figures")
-        return made
-    made["optimization_history.png"] = optuna_plots.plot_optimization_history(study).figure
-    if len(complete) >= 2:
-        try:
-            made["param_importances.png"] = optuna_plots.plot_param_importances(study).figure
-        except (RuntimeError, ValueError) as error:
-            log.info(f"tune: parameter importances skipped ({error})")
-    for fig in made.values():
-        fig.set_size_inches(9, 5)
-        fig.tight_layout()
-    return made
+        raise BenchmarkError(f"study {study_name!r} has no complete trial yet; run tune first")
+    best = max(complete, key=lambda t: accuracy_of(study, t))
+    return dict(best.params), best.number, accuracy_of(study, best)
 
 
-def best_params(storage_url: str, study_name: str, arch: str) -> tuple[dict[str, Any], int, float]:
-    """The best complete trial's sampled params, its number and value; errors if none."""
-    database = _sqlite_file(storage_url)
+def _existing_study(storage_url: str, study_name: str, arch: str) -> optuna.Study:
+    """A study that exists and belongs to `arch`, without creating any file; else an error."""
+    database = sqlite_file(storage_url)
     if database is not None and not database.exists():
         raise BenchmarkError(
             f"no study storage at {database}; run 'python -m benchmark tune --arch {arch}' "
@@ -256,8 +274,18 @@ def best_params(storage_url: str, study_name: str, arch: str) -> tuple[dict[str,
     owner = study.user_attrs.get("arch", arch)
     if owner != arch:
         raise BenchmarkError(f"study {study_name!r} belongs to {owner!r}, not {arch!r}")
-    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
-    if not complete:
-        raise BenchmarkError(f"study {study_name!r} has no complete trial yet; run tune first")
-    best = max(complete, key=lambda t: t.value)
-    return dict(best.params), best.number, float(best.value)
+    return study
+
+
+def trial_params(
+    storage_url: str, study_name: str, arch: str, number: int
+) -> tuple[dict[str, Any], float]:
+    """Complete trial `number`'s sampled params and accuracy; errors if it is not complete."""
+    study = _existing_study(storage_url, study_name, arch)
+    complete = {t.number: t for t in study.trials if t.state == TrialState.COMPLETE}
+    if number not in complete:
+        numbers = ", ".join(map(str, sorted(complete))) or "none yet"
+        raise BenchmarkError(
+            f"study {study_name!r} has no complete trial {number} (complete trials: {numbers})"
+        )
+    return dict(complete[number].params), accuracy_of(study, complete[number])

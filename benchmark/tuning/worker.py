@@ -1,8 +1,14 @@
-"""Entry point of a `tune --workers K` process; imports nothing heavy until stderr is muted."""
+"""`tune --workers K`: start the K processes, and their entry point, which imports nothing heavy
+until stderr is muted."""
 
 from __future__ import annotations
 
-from typing import Any
+import multiprocessing
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from benchmark.settings import TuneSettings
 
 
 def main(
@@ -32,3 +38,39 @@ def main(
         tuning.work(tuning.TuneSettings(**settings), worker, experiment_id, parent_run_id, deadline)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+
+
+def run_workers(
+    settings: TuneSettings, experiment_id: str, parent_run_id: str, deadline: float | None, uri: str
+) -> None:
+    """Start `settings.workers` processes on the study and wait; Ctrl-C stops them all."""
+    from benchmark import logs
+
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(
+            target=main,
+            args=(
+                asdict(settings),
+                index,
+                experiment_id,
+                parent_run_id,
+                deadline,
+                uri,
+                logs.verbosity(),
+            ),
+            name=f"tune-worker-{index}",
+        )
+        for index in range(settings.workers)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join()
+        raise
