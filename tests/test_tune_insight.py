@@ -227,7 +227,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_the_dashboard_command_serves_the_studies(tuned) -> None:
+def test_the_dashboard_command_serves_the_studies(tuned, capsys) -> None:
     folder, _ = tuned
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -251,10 +251,14 @@ def test_the_dashboard_command_serves_the_studies(tuned) -> None:
         assert listed is not None, server.stdout.read() if server.poll() is not None else "slow"
         names = {study["study_name"] for study in listed["study_summaries"]}
         assert names == {"mnist-mlp", MULTI}
-    finally:
+        storage = f"sqlite:///{folder / 'optuna.db'}"
+        assert main(["dashboard", "--storage", storage, "--port", str(port)]) == EXIT_USER_ERROR
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: cannot serve on 127.0.0.1:{port}: ")
+        assert len(err.splitlines()) == 1
         server.terminate()  # SIGTERM: Ctrl-C for the command, which then exits
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:  # a loaded machine: never leave a server behind
+        assert server.wait(timeout=60) == 0
+    finally:
+        if server.poll() is None:  # never leave a server behind
             server.kill()
             server.wait()

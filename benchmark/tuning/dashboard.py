@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 
 import optuna
 
@@ -38,11 +40,33 @@ def serve(storage_url: str, host: str, port: int) -> None:
         f"{' (' + ', '.join(names) + ')' if names else ''}"
     )
     log.info(f"open http://{host}:{port}/ ; Ctrl-C stops the server")
-    try:
-        optuna_dashboard.run_server(storage, host=host, port=port)
-    except OSError as error:  # the port is taken, or the address is not this machine's
+    try:  # a taken port is one line, before the server prints its banner
+        with socket.create_server((host, port)):
+            pass
+    except OSError as error:
         raise BenchmarkError(
             f"cannot serve on {host}:{port}: {first_line(error)}; pass another --port or --host"
         ) from None
+    failed: list[OSError] = []
+
+    def run() -> None:
+        try:
+            optuna_dashboard.run_server(storage, host=host, port=port)
+        except OSError as error:  # the port is taken, or the address is not this machine's
+            failed.append(error)
+
+    # The server runs in a daemon thread: wsgiref's request handler catches every exception,
+    # so a Ctrl-C or SIGTERM arriving during a request would be swallowed in its thread. Here
+    # it reaches the main thread, which only waits, and the process ends with it.
+    server = threading.Thread(target=run, name="optuna-dashboard", daemon=True)
+    server.start()
+    try:
+        while server.is_alive():
+            server.join(0.5)
     except KeyboardInterrupt:
         log.info("optuna-dashboard stopped")
+        return
+    if failed:
+        raise BenchmarkError(
+            f"cannot serve on {host}:{port}: {first_line(failed[0])}; pass another --port or --host"
+        )
