@@ -174,7 +174,7 @@ def parameter_count(
     name: str, settings: RunSettings, splits: Splits, sources: dict[str, Source]
 ) -> int:
     """The number of weights of an architecture's model for this data."""
-    params = params_for(name, settings, sources.get(name))
+    params = params_for(name, settings, sources.get(name), len(splits.x_train))
     return (
         architectures.get(name).build(params, splits.input_shape, splits.num_classes).count_params()
     )
