@@ -353,8 +353,12 @@ def test_an_rgb_folder_runs_and_predicts_class_names(tmp_path, store, monkeypatc
     assert json.loads(run.data.tags["class_names"]) == ["cat", "dog", "fox"]
     photo = tmp_path / "photo.jpg"
     Image.fromarray(np.full((60, 45, 3), (200, 40, 10), dtype=np.uint8)).save(photo)
-    done = in_process("predict", str(photo), "--dataset", str(root), *common, cwd=tmp_path,
-                      monkeypatch=monkeypatch, capsys=capsys)  # fmt: skip
+    # Random pixels carry no class, so the run is marked "did not learn" and never crowned:
+    # predict names the run's model instead of the champion.
+    assert "did not learn" in done.stdout + done.stderr
+    model = f"runs:/{run.info.run_id}/model"
+    done = in_process("predict", str(photo), "--dataset", str(root), "--model", model, *common,
+                      cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)  # fmt: skip
     assert done.returncode == 0, done.stderr
     label = done.stdout.split(": ", 1)[1].split(" (p=")[0]
     assert label in {"cat", "dog", "fox"}, done.stdout
