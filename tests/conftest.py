@@ -169,6 +169,17 @@ def in_fresh_process(body: str, cwd: Path) -> tuple[subprocess.CompletedProcess,
     return done, ast.literal_eval(done.stdout.strip().splitlines()[-1])
 
 
+def read_until(process: subprocess.Popen, marker: str) -> list[str]:
+    """The lines `process` printed up to the first holding `marker`; it must still be running."""
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if marker in line:
+            break
+    assert process.poll() is None, "".join(seen)
+    return seen
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
     with socket.socket() as sock:

@@ -24,7 +24,7 @@ from mlflow.entities import LoggedModelStatus
 from mlflow.tracking import MlflowClient
 
 from benchmark.tracking import kept, spool, store
-from tests.conftest import in_process, logged_messages
+from tests.conftest import in_process, logged_messages, read_until
 from tests.test_faults_run import ENV, one_line_error, store_figures, training_runs
 
 CHUNK = 64 * 1024
@@ -247,12 +247,7 @@ def run_and_fill_while_training(
 ) -> tuple[subprocess.CompletedProcess, Path]:
     """Start `run`, fill `disk` once the first epoch ended; the finished process, the filler."""
     process = benchmark_run(args, cwd, temp)
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if "epoch 1/" in line:
-            break
-    assert process.poll() is None, "".join(seen)
+    seen = read_until(process, "epoch 1/")
     filler = fill(disk)
     out, _ = process.communicate(timeout=300)
     said = "".join(seen) + out

@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 
 from benchmark.errors import EXIT_USER_ERROR
 from benchmark.settings import DEFAULT_EXPERIMENT, REGISTERED_MODEL
-from tests.conftest import free_port, in_process
+from tests.conftest import free_port, in_process, read_until
 
 TINY = ["--subset", "300", "--epochs", "1"]
 # PYTHONFAULTHANDLER: should a child still crash in native code, its output shows every
@@ -193,12 +193,7 @@ def _start_run_and_kill_server_while_training(server: Server, cwd: Path) -> subp
     """Start `run` against the server and kill -9 the server once the first epoch ended."""
     process = started("run", "--arch", "lenet5", "--subset", "300", "--epochs", "6",
                       "--tracking-uri", server.uri, cwd=cwd)  # fmt: skip
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if "epoch 1/" in line:
-            break
-    assert process.poll() is None, "".join(seen)
+    read_until(process, "epoch 1/")
     server.kill()
     return process
 

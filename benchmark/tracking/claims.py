@@ -19,7 +19,7 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from benchmark.errors import first_line
-from benchmark.tracking.processes import _process_alive
+from benchmark.tracking.processes import process_alive
 
 HEARTBEAT_TAG = "heartbeat"  # unix seconds when the claim was last renewed
 HEARTBEAT_SECONDS = 10.0  # how often a training run renews its claim
@@ -32,7 +32,7 @@ def is_live(run: Run, now: float | None = None) -> bool:
     """Whether a RUNNING run's process still trains it."""
     tags = run.data.tags
     if tags.get("host") == socket.gethostname() and tags.get("pid", "").isdigit():
-        return _process_alive(int(tags["pid"]))
+        return process_alive(int(tags["pid"]))
     try:
         beat = float(tags.get(HEARTBEAT_TAG, "nan"))
     except ValueError:

@@ -21,6 +21,7 @@ from typing import Any
 
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.tracking.artifacts import MODEL_FILE, NUMBERS_FILE
+from benchmark.tracking.processes import process_alive
 
 PENDING_FOLDER = Path(".benchmark-pending")
 RECORD_FILE = "run.json"
@@ -112,23 +113,12 @@ def entries() -> list[tuple[Path, dict[str, Any]]]:
 def _adopted(folder: Path) -> Path | None:
     """A whole staging folder whose process is gone, renamed as kept; None otherwise."""
     pid = folder.name.removeprefix(STAGING).split("-", 1)[0]
-    if not pid.isdigit() or _alive(int(pid)):
+    if not pid.isdigit() or process_alive(int(pid)):
         return None
     if not (folder / RECORD_FILE).is_file():  # the process died while writing it
         shutil.rmtree(folder, ignore_errors=True)
         return None
     return publish(folder)
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process with this pid runs on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _readable(folder: Path) -> dict[str, Any] | None:

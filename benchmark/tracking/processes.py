@@ -18,13 +18,14 @@ def close_orphaned_runs(experiment_id: str) -> list[str]:
         tags = run.data.tags
         if tags.get("host") != host or not tags.get("pid", "").isdigit():
             continue
-        if int(tags["pid"]) != os.getpid() and not _process_alive(int(tags["pid"])):
+        if int(tags["pid"]) != os.getpid() and not process_alive(int(tags["pid"])):
             client.set_terminated(run.info.run_id, status="KILLED")
             closed.append(run.info.run_name)
     return closed
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
