@@ -1,4 +1,4 @@
-"""What one `run` trains: the architectures that fit the data, their hyperparameters, the jobs.
+"""What one `run` trains: the architectures that fit the data, their hyperparameters, the cells.
 
 Beside the suite, above every layer: it reads the registry, presets and Optuna studies.
 """
@@ -6,21 +6,34 @@ Beside the suite, above every layer: it reads the registry, presets and Optuna s
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import architectures
 from benchmark.data.splits import Splits
 from benchmark.errors import BenchmarkError
+from benchmark.grid.cells import Cell, Data
+from benchmark.grid.versions import code_version
 from benchmark.redaction import redact_url
-from benchmark.settings import AUTO_JOBS_IMAGES, RunSettings
+from benchmark.settings import AUTO_JOBS_IMAGES, SPLIT_SEED, RunSettings
 from benchmark.settings.commands import params_trial
-from benchmark.settings.data import dataset_name
+from benchmark.settings.data import dataset_kind, dataset_name, image_size
+from benchmark.tracking import config_hash
 from benchmark.training import budget, costs
 
 log = logging.getLogger(__name__)
 
-Job = tuple[int, str, int, str]  # index from 1, architecture, seed, log label
 Source = tuple[dict[str, Any], dict[str, str]]  # params other than the defaults, their tags
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What the cells of one `run` share: where they are tracked and how they compute."""
+
+    experiment_id: str
+    comparison_run_id: str
+    dtype: str
 
 
 def params_sources(settings: RunSettings) -> dict[str, Source]:
@@ -137,14 +150,15 @@ def worker_count(
     return 2 if hardware.cpu_cores() >= 2 and trainings >= 2 and images >= AUTO_JOBS_IMAGES else 1
 
 
-def jobs(
+def cells(
     archs: list[str],
     settings: RunSettings,
     splits: Splits,
     sources: dict[str, Source],
     workers: int,
-) -> list[Job]:
-    """Every (architecture, seed) to train, seed by seed, each with its index and log label.
+    run: Invocation,
+) -> list[Cell]:
+    """Every (architecture, seed) to train as a cell of the grid, in the order to train them.
 
     Seed by seed, so that an interrupted invocation still leaves every architecture's first
     seeds. For several workers, the largest trainings of a seed come first, so that none waits
@@ -155,10 +169,69 @@ def jobs(
         work = {name: training_work(name, settings, splits, sources) for name in archs}
         pairs.sort(key=lambda pair: (settings.seeds.index(pair[0]), -work[pair[1]]))
     several = len(settings.seeds) > 1
-    return [
-        (index, name, seed, f"[{name}{f' seed {seed}' if several else ''} {index}/{len(pairs)}]")
-        for index, (seed, name) in enumerate(pairs, start=1)
-    ]
+    data = Data(
+        spec=dataset_spec(settings.dataset),
+        digest=splits.digest,
+        image_size=image_size(settings.image_size),
+        color=settings.color,
+        subset=settings.subset,
+        validation_fraction=settings.validation_fraction,
+    )
+    found = []
+    for index, (seed, name) in enumerate(pairs, start=1):
+        label = f"[{name}{f' seed {seed}' if several else ''} {index}/{len(pairs)}]"
+        source = sources.get(name)
+        params = params_for(name, settings, source, len(splits.x_train))
+        extra = {
+            "early_stopping": settings.uses_early_stopping,
+            "validation_fraction": settings.validation_fraction,
+            "subset": settings.subset or 0,
+            "split_seed": SPLIT_SEED,
+            "params_source": settings.params,  # a tuned run is its own row, even at the defaults
+        }
+        if settings.target_accuracy is not None:  # absent otherwise: older runs keep their hash
+            extra["target_accuracy"] = settings.target_accuracy
+        config = config_hash(name, params, seed, splits, **hashed_extra(extra, run.dtype))
+        log.debug(f"{label} configuration {config}: {params}")
+        found.append(
+            Cell(
+                key=f"{config}/force-{run.comparison_run_id}" if settings.force else config,
+                config=config,
+                arch=name,
+                seed=seed,
+                label=label,
+                params=params,
+                tags=source[1] if source else {"variant": "default"},
+                logged={**extra, "precision": run.dtype, **budget_params(name, settings, source)},
+                early_stopping=settings.uses_early_stopping,
+                target_accuracy=settings.target_accuracy,
+                dtype=run.dtype,
+                data=data,
+                experiment_id=run.experiment_id,
+                comparison_run_id=run.comparison_run_id,
+                force=settings.force,
+                max_retries=settings.max_retries,
+                code=code_version(),
+            )
+        )
+    return found
+
+
+def hashed_extra(extra: dict[str, Any], dtype: str) -> dict[str, Any]:
+    """The run settings that enter the configuration hash besides params, seed and data.
+
+    The precision enters only when it is not float32, so float32 runs keep the hashes they had
+    before --precision existed and their finished runs are still found and skipped.
+    """
+    return {**extra, "precision": dtype} if dtype != "float32" else dict(extra)
+
+
+def dataset_spec(spec: str) -> str:
+    """A dataset name as it is; a folder or file as an absolute path, the same for workers
+    started elsewhere on a shared file system."""
+    if dataset_kind(spec) in ("folder", "npz"):
+        return str(Path(spec).expanduser().resolve())
+    return spec
 
 
 def training_work(

@@ -1,28 +1,34 @@
-"""Train a set of architectures on the same splits, tracked, skipping finished work."""
+"""Train a set of architectures on the same splits, tracked, skipping finished work.
+
+The grid of cells (architecture x seed) goes to an Optuna study (benchmark.grid); this process,
+its local workers and workers on other machines train the cells; the results are read back
+from MLflow into the leaderboard.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator
-from typing import Any
 
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-import architectures
-from benchmark import parallel, plan, tracking
+from benchmark import logs, plan, tracking
 from benchmark.data.sources import Request
 from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError, first_line
+from benchmark.grid.cells import Cell
+from benchmark.grid.processes import run_local_workers
+from benchmark.grid.queue import Grid, Outcome, Worker, grid_name
+from benchmark.grid.worker import Loop
+from benchmark.redaction import redact_url
 from benchmark.results import champion, leaderboard, learned, runs
 from benchmark.results import significance as comparison
-from benchmark.settings import SPLIT_SEED, TARGET_ACCURACY, RunSettings
+from benchmark.settings import SPLIT_SEED, RunSettings
 from benchmark.settings.data import data_request
 from benchmark.training import precision
-from benchmark.training.progress import EpochProgress, duration
-from benchmark.training.runner import train_and_evaluate
+from benchmark.training.progress import duration
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,9 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
     archs, skipped = plan.fitting_architectures(settings, splits, sources)
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
     tracking.check_writable(settings.output_dir, "--output-dir")
+    # The work list before the results' store: a bad --storage leaves nothing in MLflow.
+    name = grid_name(settings.experiment, splits.dataset)
+    grid = Grid.create(settings.storage, name, settings.heartbeat_seconds, uri)
     experiment_id = tracking.connect(uri, settings.experiment)
     for name in tracking.sync_pending(experiment_id):
         log.info(f"logged the kept results of {name}, trained by an earlier invocation")
@@ -78,19 +87,25 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
     workers = plan.worker_count(archs, settings, splits, sources)
     largest = max(plan.parameter_count(name, settings, splits, sources) for name in archs)
     tracking.check_room_for_results(largest, len(splits.y_test), splits.num_classes, workers)
-    jobs = plan.jobs(archs, settings, splits, sources, workers)
     logged = {**settings.logged_params(), "jobs": workers}  # what auto chose, if auto
     if skipped:
         logged["skipped_architectures"] = json.dumps(skipped)
     with tracking.comparison_run(experiment_id, "comparison", logged) as comparison_id:
         tracking.check_artifacts_writable()  # before any training, not after it
-        if workers > 1:
-            members = parallel.train_in_workers(
-                settings, workers, jobs, experiment_id, comparison_id, dtype, sources
+        invocation = plan.Invocation(experiment_id, comparison_id, dtype)
+        cells = plan.cells(archs, settings, splits, sources, workers, invocation)
+        outcomes = train_grid(grid, cells, settings, workers, uri)
+        members = [outcomes[cell.key].run_id for cell in cells if outcomes[cell.key].run_id]
+        failed = {
+            cell.label: outcome.reason
+            for cell in cells
+            if (outcome := outcomes[cell.key]).state == "failed"
+        }
+        if not members:
+            raise BenchmarkError(
+                f"every cell failed; the first: {next(iter(failed.values()))} "
+                f"(see python -m benchmark status --storage {redact_url(settings.storage)})"
             )
-        else:
-            done = dict(train_jobs(jobs, settings, splits, experiment_id, dtype, sources))
-            members = [done[index] for index, *_ in jobs]
         per_run = runs.read_runs(experiment_id, members)
         board = leaderboard.with_mlflow_link(
             leaderboard.from_runs(per_run, settings.ensemble_k), experiment_id
@@ -106,6 +121,7 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
     for name, reason in skipped.items():
         log.warning(f"[{name}] skipped: {reason}")
     board.attrs["skipped"] = skipped
+    board.attrs["failed"] = failed
     log.info(
         f"done in {duration(time.perf_counter() - started)}; leaderboard written to "
         f"{settings.output_dir / 'leaderboard.csv'} and leaderboard.md"
@@ -115,131 +131,34 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
     return board
 
 
-def train_jobs(
-    jobs: Iterable[plan.Job],
-    settings: RunSettings,
-    splits: Splits,
-    experiment_id: str,
-    dtype: str,
-    sources: dict[str, plan.Source],
-    parent_run_id: str | None = None,
-) -> Iterator[tuple[int, str]]:
-    """Train or reuse each job, then those another process held; yield (job index, run id)."""
-    deferred = []  # configurations another live process trains: waited for at the end
-    for index, name, seed, label in jobs:
-        args = (name, seed, label, settings, splits, experiment_id, dtype, sources.get(name))
-        run_id = _run_one(*args, parent_run_id=parent_run_id)
-        if run_id:
-            yield index, run_id
-        else:
-            deferred.append((index, args))
-    for index, args in deferred:
-        run_id = None
-        while run_id is None:  # the other process may die: then this one trains it
-            run_id = _run_one(*args, wait=True, parent_run_id=parent_run_id)
-        yield index, run_id
-
-
-def _run_one(
-    name: str,
-    seed: int,
-    label: str,
-    settings: RunSettings,
-    splits: Splits,
-    experiment_id: str,
-    dtype: str,
-    source: plan.Source | None = None,
-    wait: bool = False,
-    parent_run_id: str | None = None,
-) -> str | None:
-    """Train and track one architecture and seed, or reuse its finished run; return the run id.
-
-    None: another live process trains the same configuration (with `wait`, this waits for it).
-    """
-    arch = architectures.get(name)
-    tags = source[1] if source else {"variant": "default"}
-    params = plan.params_for(name, settings, source, len(splits.x_train))
-    extra = {
-        "early_stopping": settings.uses_early_stopping,
-        "validation_fraction": settings.validation_fraction,
-        "subset": settings.subset or 0,
-        "split_seed": SPLIT_SEED,
-        "params_source": settings.params,  # a tuned run is its own row, even at the defaults
-    }
-    if settings.target_accuracy is not None:  # absent otherwise: older runs keep their hash
-        extra["target_accuracy"] = settings.target_accuracy
-    config = tracking.config_hash(name, params, seed, splits, **hashed_extra(extra, dtype))
-    log.debug(f"{label} configuration {config}: {params}")
-    if wait:
-        tracking.wait_while_claimed(experiment_id, config, label)
-    finished = tracking.find_finished_run(experiment_id, config)
-    if finished and not settings.force:
-        log.info(
-            f"{label} skipped: finished run {finished} has the same configuration "
-            "(--force re-runs it)"
-        )
-        return finished
-    claims = tracking.live_claims(experiment_id, config)
-    if claims:
-        log.info(f"{label} deferred: {tracking.describe(claims[0])} trains the same configuration")
-        return None
-    until = f", until val_accuracy {settings.target_accuracy}" if settings.target_accuracy else ""
-    log.info(
-        f"{label} training up to {params['epochs']} epochs{until}, batch {params['batch_size']}, "
-        f"early stopping {'on' if settings.uses_early_stopping else 'off'}, {dtype}"
-    )
-    logged = {**extra, "precision": dtype, **plan.budget_params(name, settings, source)}
-    with tracking.start_training_run(
-        experiment_id,
-        name,
-        params,
-        seed,
-        splits,
-        config,
-        logged,
-        tags,
-        tags["variant"],
-        parent_run_id=parent_run_id,
-    ) as run:
-        rival = tracking.earlier_claim(experiment_id, config, run.run_id)
-        if rival is not None:  # started at the same moment as another process's run: give way
-            log.info(f"{label} deferred: {tracking.describe(rival)} trains the same configuration")
-            tracking.withdraw(run.run_id)
-        else:
-            epochs = tracking.EpochLogger()
-            with tracking.heartbeat(run.run_id):
-                result = train_and_evaluate(
-                    arch,
-                    params,
-                    splits,
-                    seed=seed,
-                    early_stopping=settings.uses_early_stopping,
-                    callbacks=[epochs, EpochProgress(label, params["epochs"])],
-                    target_accuracy=settings.target_accuracy or TARGET_ACCURACY,
-                    dtype=dtype,
-                    stop_at_target=settings.target_accuracy is not None,
+def train_grid(
+    grid: Grid, cells: list[Cell], settings: RunSettings, workers: int, tracking_uri: str
+) -> dict[str, Outcome]:
+    """Queue the cells, train them here (or in `workers` local processes), wait for those
+    other workers hold; return where each cell stands, by key."""
+    finished = {}
+    if not settings.force:
+        for cell in cells:
+            if found := tracking.find_finished_run(cell.experiment_id, cell.config):
+                finished[cell.key] = found
+                log.info(
+                    f"{cell.label} skipped: finished run {found[0]} has the same configuration "
+                    "(--force re-runs it)"
                 )
-                tracking.log_result(result, run, epochs.logged_epochs)
-    if rival is not None:
-        return None
-    reached = ""
-    if settings.target_accuracy is not None:
-        reached = (
-            f"; reached val_accuracy {result.target_accuracy} at epoch {result.epochs_to_target}"
-            if result.epochs_to_target
-            else f"; never reached val_accuracy {result.target_accuracy}"
-        )
-    log.info(
-        f"{label} test accuracy {result.test_metrics['test_accuracy']:.4f} after "
-        f"{result.epochs_run} epochs in {duration(result.train_seconds)}{reached}"
-    )
-    return run.run_id
+    queued = grid.queue(cells, finished)
+    log.debug(f"{grid.describe()}: {queued} cells queued")
+    keys = [cell.key for cell in cells]
+    code = cells[0].code
 
+    def done() -> bool:
+        return all(o.state != "pending" for o in grid.outcomes(keys, code).values())
 
-def hashed_extra(extra: dict[str, Any], dtype: str) -> dict[str, Any]:
-    """The run settings that enter the configuration hash besides params, seed and data.
-
-    The precision enters only when it is not float32, so float32 runs keep the hashes they had
-    before --precision existed and their finished runs are still found and skipped.
-    """
-    return {**extra, "precision": dtype} if dtype != "float32" else dict(extra)
+    if workers > 1 and queued:
+        try:
+            run_local_workers(workers, settings.storage, grid.name, tracking_uri, logs.verbosity())
+        finally:
+            for name in tracking.close_orphaned_runs(cells[0].experiment_id):
+                log.warning(f"marked run {name} as KILLED: its worker ended without closing it")
+    # What is left: cells a dead worker held, or that workers elsewhere hold.
+    Loop(Worker.here(name="run"), tracking_uri).run(lambda: [grid], done=done)
+    return grid.outcomes(keys, code)

@@ -13,7 +13,9 @@ from benchmark.settings import (
     PredictSettings,
     ReportSettings,
     RunSettings,
+    StatusSettings,
     TuneSettings,
+    WorkerSettings,
 )
 from benchmark.settings.fields import Option
 
@@ -26,6 +28,8 @@ COMMANDS: dict[str, tuple[type | None, str]] = {
     "report": (ReportSettings, "write a self-contained HTML report from MLflow"),
     "predict": (PredictSettings, "classify image files of digits with the champion model"),
     "dashboard": (DashboardSettings, "serve the Optuna studies in optuna-dashboard"),
+    "worker": (WorkerSettings, "train cells of run's grids in a shared study, from any machine"),
+    "status": (StatusSettings, "show run's grids: cells waiting, running, done and failed"),
 }
 
 

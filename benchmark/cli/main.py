@@ -40,6 +40,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     settings = settings_class.from_args(args) if settings_class else None
     if args.command == "predict":  # bad files are reported before TensorFlow's slow import
         return _predict(settings)
+    if args.command == "status":  # reads the grids only: no TensorFlow
+        return _status(settings)
     if args.command == "dashboard":  # reads studies only: no TensorFlow
         from benchmark.tuning.dashboard import serve
 
@@ -61,7 +63,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         console.print(architecture_table())
         return 0
-    commands = {"leaderboard": _leaderboard, "tune": _tune, "report": _report, "run": _run}
+    commands = {
+        "leaderboard": _leaderboard,
+        "tune": _tune,
+        "report": _report,
+        "run": _run,
+        "worker": _worker,
+    }
     return commands[args.command](settings, console)
 
 
@@ -136,7 +144,52 @@ def _run(settings: Any, console: Any) -> int:
     console.print(leaderboard.render(board, "table"))
     for name, reason in board.attrs.get("skipped", {}).items():
         console.print(f"skipped {name}: {reason}")
+    failed = board.attrs.get("failed", {})
+    for label, reason in failed.items():
+        console.print(f"failed {label}: {reason}")
     _print_link(board)
+    if failed:
+        print(
+            f"error: {len(failed)} cell{'s' if len(failed) > 1 else ''} failed (listed above); "
+            "run the same command again to retry them",
+            file=sys.stderr,
+        )
+        return EXIT_USER_ERROR
+    return 0
+
+
+def _worker(settings: Any, console: Any) -> int:
+    from benchmark import tracking
+    from benchmark.grid.queue import Grid, Worker
+    from benchmark.grid.worker import Loop
+
+    uri = settings.tracking_uri  # None: each grid's store, as its `run` recorded it
+    if uri is not None:
+        tracking.use_store(uri)
+    grids = Grid.all_in(settings.storage)
+    if not grids and not settings.wait:
+        raise BenchmarkError(
+            f"no grid in {redaction.redact_url(settings.storage)}: start one with "
+            "'python -m benchmark run --storage URL ...' (or pass --wait to wait for one)"
+        )
+    loop = Loop(Worker.here(settings.name, settings.host), uri)
+    loop.run(lambda: grids or Grid.all_in(settings.storage), wait=settings.wait)
+    console.print(f"no cell left to take; this worker trained {loop.trained}")
+    return 0
+
+
+def _status(settings: Any) -> int:
+    from rich.console import Console
+
+    from benchmark.grid.queue import Grid
+    from benchmark.grid.status import summary
+
+    grids = Grid.all_in(settings.storage)
+    if not grids:
+        raise BenchmarkError(f"no grid in {redaction.redact_url(settings.storage)} yet")
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else logs.WIDTH_WHEN_PIPED)
+    for grid in grids:
+        console.print(summary(grid))
     return 0
 
 

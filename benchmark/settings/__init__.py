@@ -10,7 +10,9 @@ from benchmark.settings.commands import (
     PredictSettings,
     ReportSettings,
     RunSettings,
+    StatusSettings,
     TuneSettings,
+    WorkerSettings,
     default_study_name,
 )
 from benchmark.settings.defaults import (
@@ -73,6 +75,8 @@ __all__ = [
     "ReportSettings",
     "RunSettings",
     "Settings",
+    "StatusSettings",
     "TuneSettings",
+    "WorkerSettings",
     "default_study_name",
 ]

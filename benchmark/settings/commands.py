@@ -22,8 +22,8 @@ from benchmark.settings.defaults import (
     CHAMPION_ALIAS,
     CHAMPION_URI,
     DEFAULT_DATASET,
-    HEARTBEAT_SECONDS,
     MAX_FAILURES,
+    MAX_RETRIES,
     OBJECTIVES,
     PRUNERS,
     RANKINGS,
@@ -42,7 +42,8 @@ from benchmark.settings.fields import (
     decimal_number,
     ensemble_k_field,
     experiment_field,
-    heartbeat_seconds,
+    heartbeat_field,
+    non_negative,
     option,
     positive,
     positive_or_auto,
@@ -236,6 +237,16 @@ class RunSettings(Settings):
             logged=True,
         ),
     )  # fmt: skip
+    max_retries: int = field(
+        default=MAX_RETRIES,
+        metadata=cli(
+            option("--max-retries", rule=non_negative, metavar="K",
+                   help="queue a cell that raises again at most K times, then record it as "
+                   f"failed with its reason (default {MAX_RETRIES})"),
+            logged=True,
+        ),
+    )  # fmt: skip
+    heartbeat_seconds: int = heartbeat_field("a cell")
     ensemble_k: int | None = ensemble_k_field(logged=True)
     experiment: str = experiment_field()
     dataset: str = dataset_field()
@@ -379,14 +390,7 @@ class TuneSettings(Settings):
         ),
     )  # fmt: skip
     precision: str = precision_field()
-    heartbeat_seconds: int = field(
-        default=HEARTBEAT_SECONDS,
-        metadata=cli(
-            option("--heartbeat", rule=heartbeat_seconds, metavar="HEARTBEAT",
-                   help="seconds between a trial's heartbeats; a trial silent for 3 of them is "
-                   "failed and retried"),
-        ),
-    )  # fmt: skip
+    heartbeat_seconds: int = heartbeat_field("a trial")
     experiment: str = experiment_field()
     dataset: str = dataset_field()
     image_size: str | None = image_size_field()  # HxW
@@ -509,3 +513,37 @@ class DashboardSettings(Settings):
         default=8080,
         metadata=cli(option("--port", rule=positive, help="port to listen on (default 8080)")),
     )
+
+
+@dataclass
+class WorkerSettings(Settings):
+    """What `python -m benchmark worker` was asked to join."""
+
+    storage: str = storage_field()
+    tracking_uri: str | None = tracking_uri_field()
+    wait: bool = field(
+        default=False,
+        metadata=cli(
+            option("--wait", action="store_true",
+                   help="keep polling for new cells instead of exiting when none waits"),
+        ),
+    )  # fmt: skip
+    host: str | None = field(
+        default=None,
+        metadata=cli(
+            option("--host", metavar="NAME",
+                   help="the host name recorded on the cells and runs it trains (default: this "
+                   "machine's; e.g. the node or pod name a scheduler gives)"),
+        ),
+    )  # fmt: skip
+    name: str | None = field(
+        default=None,
+        metadata=cli(option("--name", help="this worker's name in status (default HOST/PID)")),
+    )
+
+
+@dataclass
+class StatusSettings(Settings):
+    """What `python -m benchmark status` was asked to show."""
+
+    storage: str = storage_field()

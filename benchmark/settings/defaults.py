@@ -28,6 +28,7 @@ SEED_MAX = 2**32 - 1
 SEEDS_MAX = 10_000  # --seeds K: each seed is a full training of every architecture
 WHOLE_MAX = 2**63 - 1  # the largest whole number TensorFlow and NumPy hold (int64)
 HEARTBEAT_MAX = 86_400  # seconds, a day; far beyond it Optuna's heartbeat timers overflow
+MAX_RETRIES = 1  # times `run` queues a cell that raised again before recording it failed
 MAX_FAILURES = 3  # consecutive trials failing with the same error before tune stops
 TARGET_ACCURACY = 0.99  # validation accuracy whose first epoch time_to_target reports
 ENSEMBLE_K = 5  # members of the --ensemble row

@@ -15,6 +15,7 @@ from benchmark.settings.defaults import (
     ENSEMBLE_K,
     EXPERIMENT_NAME_MAX,
     HEARTBEAT_MAX,
+    HEARTBEAT_SECONDS,
     PRECISIONS,
     SEED_MAX,
     SEEDS_MAX,
@@ -209,6 +210,22 @@ def precision_field() -> Any:
                 "compute capability 8.0+), float16 on a GPU of 7.x, float32 elsewhere",
             ),
             logged=True,
+        ),
+    )
+
+
+def heartbeat_field(what: str) -> Any:
+    """The --heartbeat option's field: seconds between `what`'s heartbeats."""
+    return field(
+        default=HEARTBEAT_SECONDS,
+        metadata=cli(
+            option(
+                "--heartbeat",
+                rule=heartbeat_seconds,
+                metavar="SECONDS",
+                help=f"seconds between {what}'s heartbeats; {what} silent for 3 of them is "
+                f"failed and retried (default {HEARTBEAT_SECONDS})",
+            ),
         ),
     )
 

@@ -10,14 +10,6 @@ from benchmark.tracking.artifacts import (
     log_comparison,
     log_report,
 )
-from benchmark.tracking.claims import (
-    describe,
-    earlier_claim,
-    heartbeat,
-    live_claims,
-    wait_while_claimed,
-    withdraw,
-)
 from benchmark.tracking.kept import check_room_for_results
 from benchmark.tracking.model_registry import (
     CHAMPION_URI,
@@ -28,7 +20,7 @@ from benchmark.tracking.model_registry import (
     register_champion,
     withdraw_champion,
 )
-from benchmark.tracking.processes import close_orphaned_runs, git_commit
+from benchmark.tracking.processes import close_orphaned_runs, git_commit, kill_run
 from benchmark.tracking.reading import (
     artifact_text,
     finished_training_runs,
@@ -83,13 +75,10 @@ __all__ = [
     "comparison_run",
     "config_hash",
     "connect",
-    "describe",
-    "earlier_claim",
     "end_trial_run",
     "find_finished_run",
     "git_commit",
-    "heartbeat",
-    "live_claims",
+    "kill_run",
     "load_model",
     "load_run_model",
     "load_test_probabilities",
@@ -112,6 +101,4 @@ __all__ = [
     "trial_run",
     "tuning_run",
     "use_store",
-    "wait_while_claimed",
-    "withdraw",
 ]

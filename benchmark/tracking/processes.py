@@ -52,3 +52,10 @@ def git_commit() -> str:
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def kill_run(run_id: str) -> None:
+    """Mark a run KILLED if it is still RUNNING: its worker, on any host, stopped."""
+    client = MlflowClient()
+    if client.get_run(run_id).info.status == "RUNNING":
+        client.set_terminated(run_id, status="KILLED")

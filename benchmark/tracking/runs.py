@@ -7,7 +7,6 @@ import hashlib
 import json
 import logging
 import platform
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +18,6 @@ from mlflow.tracking import MlflowClient
 from benchmark.data.splits import Splits
 from benchmark.errors import first_line
 from benchmark.tracking import store
-from benchmark.tracking.claims import HEARTBEAT_TAG, forget_active_run
 from benchmark.tracking.processes import _process_tags
 from benchmark.tracking.spool import TrainingRun
 from benchmark.training import hardware
@@ -53,14 +51,16 @@ def config_hash(arch: str, params: dict[str, Any], seed: int, splits: Splits, **
     ]
 
 
-def find_finished_run(experiment_id: str, config: str) -> str | None:
-    """The id of a finished run with this configuration hash, if there is one."""
+def find_finished_run(experiment_id: str, config: str) -> tuple[str, float] | None:
+    """The id and test accuracy of a finished run with this configuration hash, if any."""
     runs = MlflowClient().search_runs(
         [experiment_id],
         filter_string=f"tags.config_hash = '{config}' and attributes.status = 'FINISHED'",
         max_results=1,
     )
-    return runs[0].info.run_id if runs else None
+    if not runs:
+        return None
+    return runs[0].info.run_id, float(runs[0].data.metrics.get("test_accuracy", 0.0))
 
 
 @contextlib.contextmanager
@@ -106,6 +106,15 @@ def end_active_run(status: str) -> None:
     except Exception as error:  # the run stays RUNNING; the next invocation closes it
         store.mark_down(error)
         log.debug(f"ending the run failed: {first_line(error)}")
+
+
+def forget_active_run() -> None:
+    """Drop the active run in this process without asking the store (ended or unreachable)."""
+    from mlflow.tracking import fluent
+
+    stack = fluent._active_run_stack.get()
+    if stack:
+        stack.pop()
 
 
 @contextlib.contextmanager
@@ -158,7 +167,6 @@ def start_training_run(
         "config_hash": config,
         "dataset_digest": splits.digest,
         "class_names": json.dumps(list(splits.names))[:MAX_TAG_CHARS],
-        HEARTBEAT_TAG: f"{time.time():.0f}",  # the claim on the configuration, renewed
         # Which machine, and which arithmetic, the timings of this run come from.
         **hardware.fingerprint(str(extra_params.get("precision", "float32"))),
         **_process_tags(),

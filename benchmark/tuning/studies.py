@@ -6,6 +6,7 @@ import logging
 import random
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,14 @@ def sqlite_file(url: str) -> Path | None:
 
 
 def open_storage(
-    url: str, heartbeat_seconds: int = HEARTBEAT_SECONDS
+    url: str,
+    heartbeat_seconds: int = HEARTBEAT_SECONDS,
+    on_stale: Callable[[optuna.Study, FrozenTrial], None] | None = None,
 ) -> optuna.storages.RDBStorage:
-    """Connect to a SQLAlchemy URL with heartbeats and retry of dead workers' trials."""
+    """Connect to a SQLAlchemy URL with heartbeats and retry of dead workers' trials.
+
+    `on_stale` replaces the retry: it gets each trial failed for lack of heartbeats.
+    """
     database = sqlite_file(url)
     if database is not None:
         folder = database.resolve().parent
@@ -59,9 +65,8 @@ def open_storage(
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=heartbeat_seconds,
                 grace_period=GRACE_HEARTBEATS * heartbeat_seconds,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                    max_retry=RETRIES
-                ),
+                heartbeat_stale_trial_callback=on_stale
+                or optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=RETRIES),
             )
         except (IntegrityError, ProgrammingError) as error:
             # Workers started together on an empty database race to create its tables;
