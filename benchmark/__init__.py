@@ -2,7 +2,7 @@
 
 Layers, bottom to top; a package imports only from layers below it:
 settings, errors, logs, runtime, redaction -> data -> training -> tracking -> results, tuning
--> report, serving -> plan -> suite, parallel -> cli. Spawn targets, a process rather than an
-import: `tuning.worker` (tuning.search starts it) and `parallel.work` (a `run --jobs` worker,
-which imports the suite it serves).
+-> report, serving, grid -> plan -> suite -> cli. One spawn target, a process rather than an
+import: `tuning.worker` (tuning.search starts it). `grid.processes.main`, a `run --jobs`
+worker, imports only the grid below it.
 """

@@ -36,6 +36,17 @@ def ignores_repeats(handler: object) -> bool:
     return handler is _interrupt_once
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def x86() -> bool:
     """Whether this is a 64-bit x86 machine, the only kind oneDNN's CPU choices apply to."""
     return platform.machine().lower() in ("x86_64", "amd64")

@@ -189,7 +189,10 @@ def _status(settings: Any) -> int:
         raise BenchmarkError(f"no grid in {redaction.redact_url(settings.storage)} yet")
     console = Console(highlight=False, width=None if sys.stdout.isatty() else logs.WIDTH_WHEN_PIPED)
     for grid in grids:
-        console.print(summary(grid))
+        line, table = summary(grid)
+        console.print(line)
+        if table is not None:
+            console.print(table)
     return 0
 
 

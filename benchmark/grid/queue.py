@@ -22,16 +22,15 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-from benchmark import tracking
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.grid.cells import CELL_ATTR, Cell
 from benchmark.grid.versions import code_version, library_versions
 from benchmark.redaction import redact_url
 from benchmark.settings import HEARTBEAT_SECONDS
-from benchmark.tracking.processes import process_alive
-from benchmark.tuning import studies
+from benchmark.tuning.storage import open_storage
 
 log = logging.getLogger(__name__)
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # "Using an existing study" at each open
 
 PREFIX = "grid-"  # grid studies are named grid-<experiment>-<dataset>
 KIND_ATTR = "kind"  # the study user attribute marking a grid ("grid")
@@ -86,7 +85,7 @@ class Grid:
 
     def __init__(self, storage_url: str, name: str, heartbeat_seconds: int | None = None) -> None:
         self.url, self.name = storage_url, name
-        self.storage = studies.open_storage(
+        self.storage = open_storage(
             storage_url, heartbeat_seconds or HEARTBEAT_SECONDS, on_stale=self._on_stale
         )
         self.study = optuna.create_study(study_name=name, storage=self.storage, load_if_exists=True)
@@ -110,7 +109,7 @@ class Grid:
     @classmethod
     def all_in(cls, storage_url: str) -> list[Grid]:
         """The grids in a storage, each opened with the heartbeat it was queued with."""
-        storage = studies.open_storage(storage_url)
+        storage = open_storage(storage_url)
         found = []
         for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
             if summary.user_attrs.get(KIND_ATTR) == "grid":
@@ -305,6 +304,8 @@ class Grid:
     def fail_stale(self) -> None:
         """Fail (and queue again) cells whose worker stopped beating, and cells whose worker
         process on this host is gone, without waiting for their grace period."""
+        from benchmark.runtime import process_alive
+
         optuna.storages.fail_stale_trials(self.study)
         host = socket.gethostname()
         for trial in self.trials([TrialState.RUNNING]):
@@ -330,6 +331,8 @@ class Grid:
         self.storage.set_trial_user_attr(self._id(trial), "fail_reason", f"{holder} stopped")
         run_id = trial.user_attrs.get("run_id")
         if run_id:
+            from benchmark import tracking  # here: `status` never loads MLflow's client
+
             tracking.kill_run(run_id)
         lost = int(trial.user_attrs.get("lost", 0)) + 1
         if cell is not None and lost <= STALE_RETRIES:

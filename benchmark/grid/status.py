@@ -20,7 +20,7 @@ STATES = {
 SHOWN_ROWS = 20  # rows of running and failed cells shown per grid, newest first
 
 
-def summary(grid: Grid) -> Table:
+def summary(grid: Grid) -> tuple[str, Table | None]:
     """One grid: how many cells wait, run, are done or failed; who runs which since when;
     why the failed ones failed. A cell counts once, by its newest trial."""
     newest: dict[str, FrozenTrial] = {}
@@ -29,16 +29,15 @@ def summary(grid: Grid) -> Table:
         if cell is not None:
             newest[cell.key] = trial  # trials come in number order: the last one stands
     counts = Counter(STATES[trial.state] for trial in newest.values())
-    table = Table(
-        title=f"{grid.name}: "
-        + ", ".join(
-            f"{counts.get(name, 0)} {name}" for name in ("waiting", "running", "done", "failed")
-        ),  # fmt: skip
-        title_justify="left",
+    line = f"{grid.name}: " + ", ".join(
+        f"{counts.get(name, 0)} {name}" for name in ("waiting", "running", "done", "failed")
     )
+    table = Table()
     for column in ("cell", "state", "host", "worker", "since / reason"):
         table.add_column(column)
     shown = [t for t in newest.values() if t.state in (TrialState.RUNNING, TrialState.FAIL)]
+    if not shown:
+        return line, None
     for trial in sorted(shown, key=lambda t: -t.number)[:SHOWN_ROWS]:
         cell, held = cell_of(trial), holder_of(trial)
         if trial.state == TrialState.RUNNING:
@@ -53,7 +52,7 @@ def summary(grid: Grid) -> Table:
             str(held.get("worker", "")),
             detail,
         )
-    return table
+    return line, table
 
 
 def _ago(since: float) -> str:

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import BenchmarkError, first_line
+from benchmark.runtime import process_alive
 from benchmark.tracking.artifacts import MODEL_FILE, NUMBERS_FILE
-from benchmark.tracking.processes import process_alive
 
 PENDING_FOLDER = Path(".benchmark-pending")
 RECORD_FILE = "run.json"

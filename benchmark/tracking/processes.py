@@ -9,6 +9,8 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
+from benchmark.runtime import process_alive
+
 
 def close_orphaned_runs(experiment_id: str) -> list[str]:
     """Mark RUNNING runs whose process on this host is gone as KILLED; return their names."""
@@ -22,17 +24,6 @@ def close_orphaned_runs(experiment_id: str) -> list[str]:
             client.set_terminated(run.info.run_id, status="KILLED")
             closed.append(run.info.run_name)
     return closed
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process with this pid runs on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _process_tags() -> dict[str, str]:
