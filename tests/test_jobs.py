@@ -106,7 +106,7 @@ def test_ctrl_c_stops_every_worker_between_batches_and_the_next_run_finishes(
 
 
 @pytest.mark.slow  # kills a worker on purpose
-def test_a_worker_killed_is_one_line_and_the_rest_is_kept(tmp_path: Path) -> None:
+def test_a_worker_killed_gives_its_cell_back_and_another_trains_it(tmp_path: Path) -> None:
     args = ["run", "--arch", "basic", "lenet5", "--subset", "5000", "--epochs", "3", "--jobs", "2"]
     process = started(*args, cwd=tmp_path, stderr=subprocess.PIPE)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -120,13 +120,12 @@ def test_a_worker_killed_is_one_line_and_the_rest_is_kept(tmp_path: Path) -> Non
     assert victim is not None, "basic never started training"
     os.kill(victim, signal.SIGKILL)
     out, err = process.communicate(timeout=300)
-    assert process.returncode == 2, out + err
+    assert process.returncode == 0, out + err
     assert "Traceback" not in out + err
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "before training [basic 1/2]" in errors[0], err
-    assert f"{-signal.SIGKILL}" in errors[0], errors[0]
-    statuses = {run.data.tags["arch"]: run.info.status for run in training_runs(uri)}
-    assert statuses == {"basic": "KILLED", "lenet5": "FINISHED"}, statuses
+    assert "which stopped: queued again" in out + err, out + err
+    statuses = Counter((run.data.tags["arch"], run.info.status) for run in training_runs(uri))
+    expected = {("basic", "KILLED"): 1, ("basic", "FINISHED"): 1, ("lenet5", "FINISHED"): 1}
+    assert statuses == expected, statuses
 
 
 @pytest.mark.slow  # interrupts a long queue on purpose

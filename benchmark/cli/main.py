@@ -143,10 +143,10 @@ def _run(settings: Any, console: Any) -> int:
     _warn_of_machines(board)
     console.print(leaderboard.render(board, "table"))
     for name, reason in board.attrs.get("skipped", {}).items():
-        console.print(f"skipped {name}: {reason}")
+        console.print(f"skipped {name}: {reason}", markup=False)
     failed = board.attrs.get("failed", {})
     for label, reason in failed.items():
-        console.print(f"failed {label}: {reason}")
+        console.print(f"failed {label}: {reason}", markup=False)
     _print_link(board)
     if failed:
         print(

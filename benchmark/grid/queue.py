@@ -315,11 +315,13 @@ class Grid:
                 continue
             if pid != os.getpid() and not process_alive(pid):
                 trial_id = self._id(trial)
+                gone = f"{held.get('worker', '?')} on {host} stopped (its process is gone)"
                 try:
+                    self.storage.set_trial_user_attr(trial_id, "fail_reason", gone)
                     if self.storage.set_trial_state_values(trial_id, TrialState.FAIL):
                         self._on_stale(self.study, self.storage.get_trial(trial_id))
                 except UpdateFinishedTrialError:
-                    pass
+                    pass  # another process ended it first
 
     def _on_stale(self, study: optuna.Study, trial: FrozenTrial) -> None:
         """A dead worker's cell: close its MLflow run KILLED and queue the cell again."""
@@ -328,7 +330,6 @@ class Grid:
         held = holder_of(trial)
         holder = f"{held.get('worker', '?')} on {held.get('host', '?')}"
         log.warning(f"{label} held by {holder}, which stopped: queued again")
-        self.storage.set_trial_user_attr(self._id(trial), "fail_reason", f"{holder} stopped")
         run_id = trial.user_attrs.get("run_id")
         if run_id:
             from benchmark import tracking  # here: `status` never loads MLflow's client
@@ -378,4 +379,9 @@ def _outcome(trials: list[FrozenTrial]) -> Outcome:
     failed = [trial for trial in trials if trial.state == TrialState.FAIL]
     if not failed:
         return Outcome("failed", reason="no longer queued (superseded by other code)")
-    return Outcome("failed", reason=str(failed[-1].user_attrs.get("fail_reason", "failed")))
+    return Outcome("failed", reason=fail_reason(failed[-1]))
+
+
+def fail_reason(trial: FrozenTrial) -> str:
+    """Why a failed trial failed; a trial failed for want of heartbeats has no reason of its own."""
+    return str(trial.user_attrs.get("fail_reason", "its worker stopped sending heartbeats"))

@@ -6,9 +6,10 @@ import time
 from collections import Counter
 
 from optuna.trial import FrozenTrial, TrialState
+from rich.markup import escape
 from rich.table import Table
 
-from benchmark.grid.queue import Grid, cell_of, holder_of
+from benchmark.grid.queue import Grid, cell_of, fail_reason, holder_of
 
 STATES = {
     TrialState.WAITING: "waiting",
@@ -44,13 +45,13 @@ def summary(grid: Grid) -> tuple[str, Table | None]:
             since = held.get("since")
             detail = f"{_ago(since)} ago" if isinstance(since, int | float) else "?"
         else:
-            detail = str(trial.user_attrs.get("fail_reason", "failed"))
+            detail = fail_reason(trial)
         table.add_row(
-            cell.label if cell else str(trial.number),
+            escape(cell.label) if cell else str(trial.number),
             STATES[trial.state],
             str(held.get("host", "")),
             str(held.get("worker", "")),
-            detail,
+            escape(detail),
         )
     return line, table
 
