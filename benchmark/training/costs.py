@@ -79,10 +79,10 @@ def latency_ms(
 ) -> tuple[float, float]:
     """Median and 95th-percentile milliseconds to classify one image (batch size 1).
 
-    Times `model.predict_on_batch`, Keras's compiled predict step: on the TensorFlow backend
-    it is an order of magnitude faster for one image than an eager `model(x, training=False)`
-    call (benchmarks/latency.py), whose Python dispatch overhead would dominate and blur the
-    differences between architectures.
+    Times `model.predict_on_batch`, Keras's compiled predict step, not an eager
+    `model(x, training=False)` call, whose Python dispatch overhead would dominate one image's
+    time and blur the differences between architectures (benchmarks/latency.py compares the two;
+    docs/results.md, "Other timings").
     """
     x = np.zeros((1, *input_shape), dtype="float32")
     for _ in range(warmup):  # the first calls trace and compile the predict step
