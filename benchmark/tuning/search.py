@@ -25,6 +25,7 @@ from benchmark.training.runner import fit
 from benchmark.tuning import failures, insight, strategies, studies
 from benchmark.tuning import objectives as tuning_objectives
 from benchmark.tuning import worker as tune_worker
+from benchmark.tuning.failures import Ending, Failure, TrialEnd
 
 log = logging.getLogger(__name__)
 
@@ -60,64 +61,64 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         try:
             return self._tracked(trial)
+        except optuna.TrialPruned:
+            raise
         except Exception as error:
             # A failure outside training (the tracking store, the trial's bookkeeping) must
             # carry its reason too, or no streak would ever stop a study that repeats it.
-            if not isinstance(error, optuna.TrialPruned) and "fail_reason" not in trial.user_attrs:
+            if failures.kind_of(trial) is None:
                 reason = f"{type(error).__name__}: {first_line(error)}"
-                trial.set_user_attr("fail_reason", reason)
+                failures.record(trial, Failure.OUTSIDE, reason)
                 log.warning(f"[{self.settings.name} trial {trial.number}] failed: {reason}")
             raise
 
     def _tracked(self, trial: optuna.Trial) -> float | tuple[float, ...]:
-        """Train the trial inside its nested MLflow run."""
+        """Train the trial inside its nested MLflow run; raise what stopped it early."""
         studies.refuse_surplus(trial, self.settings.trials)
         label = f"[{self.settings.name} trial {trial.number}]"
         record = _ValidationRecord()
-        escaped: BaseException | None = None
         with tracking.trial_run(
             self.experiment_id, self.parent_run_id, self.settings.name, trial.number, self.arch.name
         ) as outcome:
-            try:
-                values = self._train(trial, label, record)
-            except optuna.TrialPruned as pruned:
-                escaped = pruned
-            except KeyboardInterrupt:
-                trial.set_user_attr("fail_reason", "interrupted")
-                raise
-            except Exception as error:  # recorded as the trial's failure; the study goes on
-                escaped = error
+            ending = self._attempt(trial, label, record)
+            if ending.state is TrialEnd.FAILED:
                 outcome["status"] = "FAILED"
-            epochs = len(record.val_accuracy)
-            trial.set_user_attr("epochs_trained", epochs)
-            metrics = {"epochs_trained": epochs}
-            if record.val_accuracy:
-                metrics["best_val_accuracy"] = max(record.val_accuracy)
-            if escaped is None:
-                costs = {key: value for key, value in values.items() if key != "accuracy"}
-                metrics.update({tuning_objectives.METRICS[k]: v for k, v in costs.items()})
-                tracking.end_trial_run("complete", metrics)
-            elif isinstance(escaped, optuna.TrialPruned):
-                tracking.end_trial_run("pruned", metrics)
-            else:
-                reason = f"{type(escaped).__name__}: {escaped}".strip()
-                trial.set_user_attr("fail_reason", reason)
-                tracking.end_trial_run("failed", metrics, reason)
-        if escaped is not None:
-            if isinstance(escaped, optuna.TrialPruned):
-                log.info(f"{label} pruned after {epochs} epochs")
-            else:
-                log.warning(f"{label} failed: {trial.user_attrs['fail_reason']}")
-            raise escaped
+            trial.set_user_attr("epochs_trained", len(record.val_accuracy))
+            tracking.end_trial_run(ending.state.value, _metrics(record, ending), ending.reason)
+        epochs = len(record.val_accuracy)
+        if ending.state is TrialEnd.PRUNED:
+            log.info(f"{label} pruned after {epochs} epochs")
+        elif ending.state is TrialEnd.FAILED:
+            log.warning(f"{label} failed: {ending.reason}")
+        if ending.error is not None:
+            raise ending.error
         shown = "".join(
-            f", {name} {tuning_objectives.shown(name, value)}" for name, value in costs.items()
+            f", {name} {tuning_objectives.shown(name, value)}"
+            for name, value in ending.values.items()
+            if name != "accuracy"
         )
         log.info(
-            f"{label} complete: best val_accuracy {values['accuracy']:.4f}{shown} after "
+            f"{label} complete: best val_accuracy {ending.values['accuracy']:.4f}{shown} after "
             f"{epochs} epochs"
         )
-        ordered = tuple(values[name] for name in self.settings.objectives)
+        ordered = tuple(ending.values[name] for name in self.settings.objectives)
         return ordered[0] if len(ordered) == 1 else ordered
+
+    def _attempt(self, trial: optuna.Trial, label: str, record: _ValidationRecord) -> Ending:
+        """Train the trial: complete, pruned or failed (recorded); Ctrl-C is recorded, raised."""
+        try:
+            values = self._train(trial, label, record)
+        except optuna.TrialPruned as pruned:
+            return Ending(TrialEnd.PRUNED, error=pruned)
+        except KeyboardInterrupt:
+            failures.record(trial, Failure.INTERRUPTED, "interrupted")
+            raise
+        except Exception as error:  # the trial's failure; the study goes on
+            reason = failures.record(
+                trial, Failure.TRAINING, f"{type(error).__name__}: {error}".strip()
+            )
+            return Ending(TrialEnd.FAILED, error=error, reason=reason)
+        return Ending(TrialEnd.COMPLETE, values=values)
 
     def _train(
         self, trial: optuna.Trial, label: str, record: _ValidationRecord
@@ -144,6 +145,15 @@ class Objective:
             self.settings.objectives, result.model, self.splits.input_shape
         )
         return {"accuracy": max(result.history["val_accuracy"]), **measured}
+
+
+def _metrics(record: _ValidationRecord, ending: Ending) -> dict[str, float]:
+    """What a trial run logs as it ends: epochs, best val_accuracy, a complete trial's costs."""
+    metrics = {"epochs_trained": len(record.val_accuracy)}
+    if record.val_accuracy:
+        metrics["best_val_accuracy"] = max(record.val_accuracy)
+    costs = {key: value for key, value in ending.values.items() if key != "accuracy"}
+    return metrics | {tuning_objectives.METRICS[key]: value for key, value in costs.items()}
 
 
 def work(
