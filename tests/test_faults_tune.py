@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 from benchmark.cli import EXIT_USER_ERROR, main
 from benchmark.tuning import failures, studies
 from benchmark.tuning.failures import Failure
-from benchmark.tuning.search import Objective
+from benchmark.tuning.trial import Objective
 
 STUDY = "mnist-mlp"
 

@@ -164,7 +164,8 @@ def test_processes_starting_on_one_new_store_do_not_break_its_creation(tmp_path)
 
 def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(tiny_splits, store) -> None:
     from benchmark import tracking
-    from benchmark.tuning.search import Objective, TuneSettings
+    from benchmark.settings import TuneSettings
+    from benchmark.tuning.trial import Objective
 
     settings = TuneSettings(arch="mlp", trials=10, epochs=3, storage=f"{store}x")
     experiment_id = tracking.connect(store, "tune")
