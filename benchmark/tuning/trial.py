@@ -64,7 +64,7 @@ class Objective:
             raise
 
     def _tracked(self, trial: optuna.Trial) -> float | tuple[float, ...]:
-        """Train the trial inside its nested MLflow run; raise what stopped it early."""
+        """Train the trial inside its nested MLflow run; its values, or raise what stopped it."""
         studies.refuse_surplus(trial, self.settings.trials)
         label = f"[{self.settings.name} trial {trial.number}]"
         record = _ValidationRecord()
@@ -76,12 +76,15 @@ class Objective:
                 outcome["status"] = "FAILED"
             trial.set_user_attr("epochs_trained", len(record.val_accuracy))
             tracking.end_trial_run(ending.state.value, _metrics(record, ending), ending.reason)
-        epochs = len(record.val_accuracy)
-        if ending.state is TrialEnd.PRUNED:
-            log.info(f"{label} pruned after {epochs} epochs")
-        elif ending.state is TrialEnd.FAILED:
-            log.warning(f"{label} failed: {ending.reason}")
+        return self._conclude(label, ending, len(record.val_accuracy))
+
+    def _conclude(self, label: str, ending: Ending, epochs: int) -> float | tuple[float, ...]:
+        """Say how the trial ended; its objectives' values, or raise the error that ended it."""
         if ending.error is not None:
+            if ending.state is TrialEnd.PRUNED:
+                log.info(f"{label} pruned after {epochs} epochs")
+            else:
+                log.warning(f"{label} failed: {ending.reason}")
             raise ending.error
         shown = "".join(
             f", {name} {tuning_objectives.shown(name, value)}"
@@ -128,7 +131,13 @@ class Objective:
         if len(self.settings.objectives) == 1:  # Optuna prunes single-objective studies only
             callbacks.append(KerasPruningCallback(trial, "val_accuracy"))
         result = fit(
-            self.arch, params, self.splits, self.settings.seed, True, callbacks, self.dtype
+            self.arch,
+            params,
+            self.splits,
+            seed=self.settings.seed,
+            early_stopping=True,
+            callbacks=callbacks,
+            dtype=self.dtype,
         )
         if result.diverged:
             raise FloatingPointError(f"loss became NaN at epoch {len(result.history['loss'])}")
