@@ -11,6 +11,9 @@ import numpy as np
 
 from benchmark.settings import TARGET_ACCURACY
 
+# Images per step of every prediction without gradients: validation, test and throughput.
+INFERENCE_BATCH = 1024
+
 
 def count_macs(model: keras.Model) -> int:
     """Multiply-accumulates to classify one image, counted from the weight layers.
@@ -96,7 +99,7 @@ def latency_ms(
     return float(p50), float(p95)
 
 
-def throughput(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> float:
+def throughput(model: keras.Model, x: np.ndarray, batch_size: int = INFERENCE_BATCH) -> float:
     """Images per second classified by `model.predict` in batches, after one warm-up batch."""
     # Trace the predict step for the full and the last, partial batch before timing.
     for warmup in {min(batch_size, len(x)), len(x) % batch_size} - {0}:

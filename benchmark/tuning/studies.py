@@ -20,6 +20,7 @@ from benchmark.errors import BenchmarkError, first_line
 from benchmark.redaction import redact_text, redact_url
 from benchmark.settings import HEARTBEAT_SECONDS
 from benchmark.settings import default_study_name as default_study_name  # used as studies.*
+from benchmark.tuning import failures
 from benchmark.tuning import objectives as tuning_objectives
 
 GRACE_HEARTBEATS = 3  # missed heartbeats before a running trial counts as dead
@@ -211,8 +212,7 @@ def refuse_surplus(trial: optuna.Trial, target: int) -> None:
     ]
     if finished + len(ahead) >= target:
         reason = f"surplus: the study already had {target} finished or running trials"
-        trial.set_user_attr("fail_reason", reason)
-        raise RuntimeError(reason)
+        raise RuntimeError(failures.record(trial, failures.Failure.SURPLUS, reason))
 
 
 def fail_stale(study: optuna.Study) -> None:
