@@ -104,7 +104,7 @@ def _open(url: str, shot: Path, page_wait: str, header: str = "") -> tuple[str, 
         text = page.inner_text("body")
         charts = page.locator(".js-plotly-plot").count()
         in_sight = False
-        if header:
+        if header and page.get_by_text(header, exact=True).count():
             column = page.get_by_text(header, exact=True).first.bounding_box()
             table = page.locator(".ag-root-wrapper").first.bounding_box()
             in_sight = bool(column and table) and (
