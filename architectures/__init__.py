@@ -1,5 +1,7 @@
 """The architecture registry; `names()` and `get()` import, and so register, every architecture.
 
+Imports: none.
+
 `NAMES` knows them without importing Keras, so a command line is checked in milliseconds.
 """
 

@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "optimizer": "adam",
     "learning_rate": 3e-3,  # the one-cycle peak, per batch of `batch_size`
     "lr_schedule": "one_cycle",  # 20% linear warm-up from 4% of the peak, cosine decay to 0
-    "patience": 20,  # augmented training is noisy: let the cosine schedule finish
+    "patience": 20,  # augmented training is noisy: let the one-cycle schedule finish
 }
 
 

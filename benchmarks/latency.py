@@ -19,7 +19,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import architectures  # noqa: E402
-from benchmark.cli.catalog import INPUT_SHAPE, NUM_CLASSES  # noqa: E402
+from benchmark.cli.catalog import INPUT_SHAPE, MNIST_CLASSES  # noqa: E402
 
 
 def median_ms(call: object, x: np.ndarray, repeats: int) -> float:
@@ -43,7 +43,7 @@ def main() -> None:
     print(f"{'architecture':<12} {'eager ms':>9} {'predict_on_batch ms':>20} {'ratio':>6}")
     for name in args.arch:
         arch = architectures.get(name)
-        model = arch.build(arch.defaults, INPUT_SHAPE, NUM_CLASSES)
+        model = arch.build(arch.defaults, INPUT_SHAPE, MNIST_CLASSES)
         eager = median_ms(lambda batch, m=model: m(batch, training=False), x, args.repeats)
         compiled = median_ms(model.predict_on_batch, x, args.repeats)
         print(f"{name:<12} {eager:>9.3f} {compiled:>20.3f} {eager / compiled:>6.1f}")

@@ -105,3 +105,24 @@ def test_readme_example_architecture_registers_and_builds(monkeypatch: pytest.Mo
     chosen = {"filters": 16, "learning_rate": 1e-3, "batch_size": 64, "optimizer": "adam"}
     trial = optuna.trial.FixedTrial({**chosen, "lr_schedule": "constant"})
     assert set(small.search_space(trial)) == set(small.defaults)
+
+
+def test_results_page_is_short_and_every_section_says_how_where_and_when() -> None:
+    """docs/results.md: at most 400 lines; each measured section a command, a machine and a date."""
+    results = _text(ROOT / "docs" / "results.md")
+    assert len(results.splitlines()) <= 400
+    sections = re.split(r"^## ", results, flags=re.MULTILINE)[1:]
+    assert len(sections) > 10
+    for section in sections:
+        title = section.splitlines()[0]
+        if title == "Changes":  # the history list: one dated line per change
+            assert all(
+                re.match(r"- \d{4}-\d\d-\d\d: ", line)
+                for line in section.splitlines()
+                if line.startswith("- ")
+            )
+            continue
+        assert re.search(r"\b\d{4}-\d\d-\d\d\b", section), f"results.md '{title}': no date"
+        assert re.search(r"Xeon|EPYC", section), f"results.md '{title}': no machine"
+        command = r"python (-m benchmark|benchmarks/|-c)|uv run pytest"
+        assert re.search(command, section), f"results.md '{title}': no command"

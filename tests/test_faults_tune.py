@@ -11,8 +11,9 @@ from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
 from benchmark.cli import EXIT_USER_ERROR, main
-from benchmark.tuning import failures
-from benchmark.tuning.search import Objective
+from benchmark.tuning import failures, studies
+from benchmark.tuning.failures import Failure
+from benchmark.tuning.trial import Objective
 
 STUDY = "mnist-mlp"
 
@@ -96,23 +97,46 @@ def test_a_failure_outside_training_also_stops_the_study(store, monkeypatch, cap
     found = trials(store)
     assert [t.state for t in found] == [TrialState.FAIL] * 3
     assert all(t.user_attrs["fail_reason"].startswith("RuntimeError: Run") for t in found)
+    assert all(failures.kind_of(t) is Failure.OUTSIDE for t in found)
 
 
 def test_bookkeeping_failures_are_not_a_streak() -> None:
     """A surplus trial (another worker got there first) or a dead worker's is no error."""
     study = optuna.create_study()
-    for reason in ("surplus: the study already had 3", None, "surplus: again"):
+    for kind in (Failure.SURPLUS, None, Failure.INTERRUPTED):
         trial = study.ask()
-        if reason:
-            trial.set_user_attr("fail_reason", reason)
+        if kind:
+            failures.record(trial, kind, "RuntimeError: the same words")
         study.tell(trial, state=TrialState.FAIL)
     assert failures.repeated_failure(study, 0, 2) is None
+    for kind in (Failure.TRAINING, Failure.OUTSIDE):
+        trial = study.ask()
+        failures.record(trial, kind, "RuntimeError: the same words")
+        study.tell(trial, state=TrialState.FAIL)
+    assert failures.repeated_failure(study, 0, 2) == "RuntimeError: the same words"
+    assert failures.repeated_failure(study, 4, 2) is None, "only trials from `since` count"
+
+
+def test_a_failure_is_known_by_its_kind_not_its_words() -> None:
+    """A training error whose message reads like bookkeeping still makes a streak."""
+    study = optuna.create_study()
     for _ in range(2):
         trial = study.ask()
-        trial.set_user_attr("fail_reason", "FloatingPointError: loss became NaN at epoch 1")
+        failures.record(trial, Failure.TRAINING, "surplus: a message that only looks alike")
         study.tell(trial, state=TrialState.FAIL)
-    assert "NaN" in failures.repeated_failure(study, 0, 2)
-    assert failures.repeated_failure(study, 4, 2) is None, "only trials from `since` count"
+    assert failures.repeated_failure(study, 0, 2) == "surplus: a message that only looks alike"
+    assert [failures.kind_of(t) for t in study.trials] == [Failure.TRAINING] * 2
+    assert study.trials[0].user_attrs["fail_reason"].startswith("surplus:")
+
+
+def test_a_surplus_trial_is_recorded_as_bookkeeping() -> None:
+    """The trial that would take a study past its target gives way, as a surplus."""
+    study = optuna.create_study()
+    study.tell(study.ask(), 0.5)
+    trial = study.ask()
+    with pytest.raises(RuntimeError, match="surplus: the study already had 1"):
+        studies.refuse_surplus(trial, 1)
+    assert failures.kind_of(trial) is Failure.SURPLUS and not Failure.SURPLUS.counts
 
 
 @pytest.mark.parametrize("uri", ["sqlite:////no/such/dir/mlflow.db", "http://127.0.0.1:9"])

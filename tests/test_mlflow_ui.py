@@ -21,6 +21,7 @@ from benchmark.tracking import store, views
 
 ARCHS = ["basic", "mlp"]
 TINY = ["--seeds", "2", "--subset", "300", "--epochs", "1", "--jobs", "1"]
+INTERVAL = "test_accuracy_95ci"  # the interval column: a tag on each run of a row with seeds
 LINK = re.compile(r"^compare in MLflow[^:]*: (?P<link>\S+)$", re.MULTILINE)
 
 
@@ -78,8 +79,20 @@ def _store_values(server: str) -> tuple[str, dict[str, list[float]]]:
     return experiment.experiment_id, values
 
 
-def _open(url: str, shot: Path, page_wait: str) -> tuple[str, int]:
-    """Load `url` in headless Chromium, wait for `page_wait`, save a screenshot; (text, charts)."""
+def _store_intervals(server: str) -> dict[str, str]:
+    """Each training run's name -> its interval tag, as the store holds it."""
+    client = MlflowClient(server)
+    experiment = client.get_experiment_by_name("mlflow-ui")
+    runs = client.search_runs([experiment.experiment_id], "tags.run_kind = 'training'")
+    return {run.info.run_name: run.data.tags.get(INTERVAL) for run in runs}
+
+
+def _open(url: str, shot: Path, page_wait: str, header: str = "") -> tuple[str, int, bool]:
+    """Load `url` in headless Chromium, wait for `page_wait`, save a screenshot.
+
+    Returns the page's text, its number of charts and whether the table's column `header` is
+    in sight (inside the table's visible width, not scrolled off to its right).
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -90,10 +103,17 @@ def _open(url: str, shot: Path, page_wait: str) -> tuple[str, int]:
         time.sleep(3)  # the charts draw after the runs arrive
         text = page.inner_text("body")
         charts = page.locator(".js-plotly-plot").count()
+        in_sight = False
+        if header and page.get_by_text(header, exact=True).count():
+            column = page.get_by_text(header, exact=True).first.bounding_box()
+            table = page.locator(".ag-root-wrapper").first.bounding_box()
+            in_sight = bool(column and table) and (
+                column["x"] + column["width"] <= table["x"] + table["width"]
+            )
         page.screenshot(path=str(shot))
         browser.close()
     _keep(shot)
-    return text, charts
+    return text, charts, in_sight
 
 
 def _keep(shot: Path) -> None:
@@ -123,7 +143,7 @@ def test_run_prints_one_link_and_tags_the_experiment_as_model_training(printed) 
 def test_printed_link_shows_the_comparison_without_a_click(printed, tmp_path) -> None:
     server, link = printed
     _, values = _store_values(server)
-    text, charts = _open(link, tmp_path / "mlflow-comparison.png", "Comparison")
+    text, charts, _ = _open(link, tmp_path / "mlflow-comparison.png", "Comparison")
     for arch, accuracies in values.items():
         assert f"Group: {arch}" in text, text[:2000]
         # the bar chart shows each architecture's mean over its seeds, as MLflow rounds it
@@ -135,15 +155,21 @@ def test_printed_link_shows_the_comparison_without_a_click(printed, tmp_path) ->
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 def test_printed_links_table_has_each_runs_test_accuracy(printed, tmp_path) -> None:
-    """The same view as a table (the table button, or compareRunsMode=TABLE): every run's value."""
+    """The same view as a table (compareRunsMode=TABLE): every run's value and its interval."""
     server, link = printed
     _, values = _store_values(server)
     table = link.replace("compareRunsMode=CHART", "compareRunsMode=TABLE")
-    text, _ = _open(table, tmp_path / "mlflow-table.png", "test_accuracy")
+    text, _, in_sight = _open(table, tmp_path / "mlflow-table.png", "test_accuracy", INTERVAL)
     for arch, accuracies in values.items():
         assert f"Group: {arch}" in text
         for accuracy in accuracies:
             assert str(accuracy)[:5] in text, (accuracy, text[:3000])
+    assert in_sight, "the interval column is next to test_accuracy, not off to the right"
+    intervals = _store_intervals(server)
+    assert len(intervals) == 4 and None not in intervals.values()
+    for interval in intervals.values():  # two seeds each: "mean ± half-width"
+        assert re.fullmatch(r"0\.\d{4} ± \d\.\d{4}", interval)
+        assert text.count(interval) >= 2, (interval, text[:3000])
 
 
 @pytest.mark.slow

@@ -23,7 +23,8 @@ import architectures
 from benchmark.cli import EXIT_USER_ERROR, main
 from benchmark.errors import BenchmarkError
 from benchmark.results import leaderboard
-from benchmark.tuning import studies
+from benchmark.tuning import failures, studies
+from benchmark.tuning.failures import Failure
 
 TINY = ["--subset", "300", "--epochs", "2", "--experiment", "tune"]
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -134,6 +135,7 @@ def test_interrupted_study_finishes_only_the_remainder_and_extends(tmp_path) -> 
     *done, interrupted = study.trials
     assert interrupted.state == TrialState.FAIL
     assert interrupted.user_attrs["fail_reason"] == "interrupted"
+    assert failures.kind_of(interrupted) is Failure.INTERRUPTED
     assert 1 <= len(done) < 3 and all(t.state == TrialState.COMPLETE for t in done)
 
     second = cli(*args, "--trials", "3", cwd=tmp_path)
@@ -162,7 +164,8 @@ def test_processes_starting_on_one_new_store_do_not_break_its_creation(tmp_path)
 
 def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(tiny_splits, store) -> None:
     from benchmark import tracking
-    from benchmark.tuning.search import Objective, TuneSettings
+    from benchmark.settings import TuneSettings
+    from benchmark.tuning.trial import Objective
 
     settings = TuneSettings(arch="mlp", trials=10, epochs=3, storage=f"{store}x")
     experiment_id = tracking.connect(store, "tune")
@@ -182,6 +185,7 @@ def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(tiny_splits
     assert pruned.state == TrialState.PRUNED and pruned.user_attrs["epochs_trained"] == 3
     assert diverged.state == TrialState.FAIL and "NaN" in diverged.user_attrs["fail_reason"]
     assert failed.state == TrialState.FAIL and "rate" in failed.user_attrs["fail_reason"]
+    assert [failures.kind_of(t) for t in study.trials] == [None, *[Failure.TRAINING] * 2]
     client = MlflowClient(store)
     runs = {r.data.tags["trial_number"]: r for r in trial_runs(client, settings.name)}
     assert runs["0"].data.tags["trial_state"] == "pruned"

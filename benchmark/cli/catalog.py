@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.table import Table
 
 import architectures
-from benchmark.data.mnist import INPUT_SHAPE, NUM_CLASSES
+from benchmark.data.mnist import INPUT_SHAPE
+from benchmark.settings.defaults import MNIST_CLASSES
 
 
 def parameter_counts() -> dict[str, int]:
@@ -13,7 +14,7 @@ def parameter_counts() -> dict[str, int]:
     counts = {}
     for name in architectures.names():
         arch = architectures.get(name)
-        counts[name] = arch.build(arch.defaults, INPUT_SHAPE, NUM_CLASSES).count_params()
+        counts[name] = arch.build(arch.defaults, INPUT_SHAPE, MNIST_CLASSES).count_params()
     return counts
 
 

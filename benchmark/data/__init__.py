@@ -1,1 +1,4 @@
-"""Data sets: obtain, verify, cache and split them, read images; imports settings, errors."""
+"""Data sets: obtain, verify, cache and split them, read images.
+
+Imports: settings, errors.
+"""

@@ -19,6 +19,7 @@ from typing import BinaryIO
 import numpy as np
 
 from benchmark.errors import BenchmarkError
+from benchmark.settings.defaults import MNIST_CLASSES
 
 MNIST_TRAIN_SHA256 = "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757"
 MNIST_TEST_SHA256 = "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161"
@@ -28,7 +29,6 @@ TEST_CLASS_COUNTS = (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)
 # MNIST's shape: what the models are built for (the catalogue counts parameters for it).
 IMAGE_SHAPE = (28, 28)  # pixels, height x width
 INPUT_SHAPE = (*IMAGE_SHAPE, 1)  # one model input, channels last
-NUM_CLASSES = 10  # the digits 0..9
 
 CACHE_NAME = "mnist.npz"
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -98,7 +98,7 @@ def _verify(
             raise BenchmarkError(f"{name} SHA-256 does not match MNIST")
         if (
             counts is not None
-            and tuple(np.bincount(array, minlength=NUM_CLASSES).tolist()) != counts
+            and tuple(np.bincount(array, minlength=MNIST_CLASSES).tolist()) != counts
         ):
             raise BenchmarkError(f"{name} class counts do not match MNIST")
 

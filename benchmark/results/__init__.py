@@ -1,1 +1,4 @@
-"""The read side: runs as one table, leaderboard, significance, champion; imports tracking."""
+"""The read side: runs as one table, leaderboard, significance, champion.
+
+Imports: settings, tracking.
+"""

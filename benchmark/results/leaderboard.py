@@ -164,8 +164,23 @@ def with_mlflow_link(board: pd.DataFrame, experiment_id: str) -> pd.DataFrame:
     run_ids = [run_id for cell in ranked["run_ids"] for run_id in str(cell).split()]
     if run_ids:
         variants = ranked["variant"].nunique() > 1
-        board.attrs["mlflow_link"] = tracking.comparison_link(experiment_id, run_ids, variants)
+        board.attrs["mlflow_link"] = tracking.comparison_link(
+            experiment_id, run_ids, variants, run_intervals(ranked)
+        )
     return board
+
+
+def run_intervals(board: pd.DataFrame) -> dict[str, str]:
+    """Each run of a row with a test-accuracy interval -> the row's "mean ± half-width"."""
+    shown = FORMATS["test_accuracy_mean"]
+    found: dict[str, str] = {}
+    for mean, high, cell in zip(
+        board["test_accuracy_mean"], board["test_accuracy_ci_high"], board["run_ids"], strict=True
+    ):
+        if pd.notna(high):  # one seed: no interval, a blank in MLflow as on the board
+            text = f"{shown.format(mean)} ± {shown.format(high - mean)}"
+            found.update(dict.fromkeys(str(cell).split(), text))
+    return found
 
 
 # How each column is shown to people (markdown, terminal, HTML); the CSV keeps raw values.

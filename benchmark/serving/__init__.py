@@ -1,1 +1,4 @@
-"""Classifying image files with a registered model; imports data and tracking."""
+"""Classifying image files with a registered model.
+
+Imports: errors, data.
+"""

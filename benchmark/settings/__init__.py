@@ -1,4 +1,6 @@
-"""Every default and each command's settings, with their options and checks; imports errors only.
+"""Every default and each command's settings, with their options and checks.
+
+Imports: architectures, errors.
 
 The defaults live in `defaults`; the command line's parser is built from the fields of the
 dataclasses in `commands`, so a flag, its help and its check are declared once.

@@ -18,7 +18,7 @@ CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}"
 SPLIT_SEED = 0  # the validation split is the same for every run, whatever --seed says
 VALIDATION_FRACTION = 0.1  # of the 60,000 training images, held out for validation
 MNIST_TRAIN_IMAGES = 60_000  # MNIST's training split, before validation is carved from it
-MNIST_CLASSES = 10
+MNIST_CLASSES = 10  # the digits 0..9
 # --subset's range, known before any data loads: one image per class up to what validation
 # leaves of the training split (54,000).
 SUBSET_MIN = MNIST_CLASSES

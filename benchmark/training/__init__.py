@@ -1,1 +1,4 @@
-"""Training and evaluating one model, its costs and progress; imports data, never MLflow."""
+"""Training and evaluating one model, its costs and progress; never MLflow.
+
+Imports: architectures, settings, errors, runtime, data.
+"""

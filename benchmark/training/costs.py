@@ -11,6 +11,9 @@ import numpy as np
 
 from benchmark.settings import TARGET_ACCURACY
 
+# Images per step of every prediction without gradients: validation, test and throughput.
+INFERENCE_BATCH = 1024
+
 
 def count_macs(model: keras.Model) -> int:
     """Multiply-accumulates to classify one image, counted from the weight layers.
@@ -79,10 +82,10 @@ def latency_ms(
 ) -> tuple[float, float]:
     """Median and 95th-percentile milliseconds to classify one image (batch size 1).
 
-    Times `model.predict_on_batch`, Keras's compiled predict step: on the TensorFlow backend
-    it is an order of magnitude faster for one image than an eager `model(x, training=False)`
-    call (benchmarks/latency.py), whose Python dispatch overhead would dominate and blur the
-    differences between architectures.
+    Times `model.predict_on_batch`, Keras's compiled predict step, not an eager
+    `model(x, training=False)` call, whose Python dispatch overhead would dominate one image's
+    time and blur the differences between architectures (benchmarks/latency.py compares the two;
+    docs/results.md, "Other timings").
     """
     x = np.zeros((1, *input_shape), dtype="float32")
     for _ in range(warmup):  # the first calls trace and compile the predict step
@@ -96,7 +99,7 @@ def latency_ms(
     return float(p50), float(p95)
 
 
-def throughput(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> float:
+def throughput(model: keras.Model, x: np.ndarray, batch_size: int = INFERENCE_BATCH) -> float:
     """Images per second classified by `model.predict` in batches, after one warm-up batch."""
     # Trace the predict step for the full and the last, partial batch before timing.
     for warmup in {min(batch_size, len(x)), len(x) % batch_size} - {0}:

@@ -2,9 +2,10 @@
 
 Keras feeds numpy arrays through its own tf.data pipeline with autotuned parallelism. Tearing
 down that pipeline's iterator at each epoch's end waits for its autotuning threads, and when
-another process keeps the cores busy (`run --jobs 2`) that wait lasted seconds per epoch:
-a worker sat idle while the other trained alone (benchmarks/epoch_gap.py measures it). The
-same pipeline built here, one batch prefetched and autotuning off, starts and ends at once.
+another process keeps the cores busy (`run --jobs 2`) that wait can leave a worker idle while
+the other trains alone (benchmarks/epoch_gap.py measures it; docs/results.md, "Zen 5: the feed
+and `--jobs auto`"). The same pipeline built here, one batch prefetched and autotuning off,
+has no such wait.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ class TrainingResult:
     macs_per_image: int  # multiply-accumulates of one inference, see costs.count_macs
     latency_p50_ms: float  # one image at a time (batch size 1)
     latency_p95_ms: float
-    throughput_images_per_second: float  # batched prediction, batch size 1024
+    throughput_images_per_second: float  # batched prediction, costs.INFERENCE_BATCH a batch
     train_size: int  # training images seen per epoch
     target_accuracy: float  # validation accuracy that time_to_target_seconds refers to
     time_to_target_seconds: float | None  # None: no epoch reached target_accuracy

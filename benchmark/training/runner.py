@@ -15,11 +15,11 @@ from architectures.registry import Architecture
 from benchmark.data.splits import Splits, to_model_input
 from benchmark.settings import TARGET_ACCURACY
 from benchmark.training import costs, feed, interrupts, precision
+from benchmark.training.costs import INFERENCE_BATCH
 from benchmark.training.optimizers import learning_rate_for, make_optimizer
 from benchmark.training.result import TrainingResult
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
-INFERENCE_BATCH = 1024  # images per step of validation and test predictions: no gradients
 
 
 class _EpochClock(keras.callbacks.Callback):

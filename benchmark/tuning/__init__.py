@@ -1,1 +1,4 @@
-"""Optuna studies over an architecture's search space; imports training, data and tracking."""
+"""Optuna studies over an architecture's search space.
+
+Imports: architectures, settings, errors, logs, runtime, redaction, data, training, tracking.
+"""

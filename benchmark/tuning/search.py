@@ -7,143 +7,25 @@ import time
 import warnings
 from typing import Any
 
-import keras
 import optuna
-from optuna_integration import KerasPruningCallback
 
 import architectures
 from benchmark import logs, tracking
 from benchmark.data.sources import Request
 from benchmark.data.splits import Splits, load_splits
-from benchmark.errors import BenchmarkError, first_line
+from benchmark.errors import BenchmarkError
 from benchmark.redaction import redact_url
 from benchmark.settings import OBJECTIVES, SPLIT_SEED, TuneSettings
 from benchmark.settings.data import data_request
 from benchmark.training import precision
-from benchmark.training.progress import EpochProgress, duration
-from benchmark.training.runner import fit
+from benchmark.training.progress import duration
 from benchmark.tuning import failures, insight, strategies, studies
-from benchmark.tuning import objectives as tuning_objectives
 from benchmark.tuning import worker as tune_worker
+from benchmark.tuning.trial import Objective
 
 log = logging.getLogger(__name__)
 
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-
-
-class _ValidationRecord(keras.callbacks.Callback):
-    """Keep validation accuracy per epoch; the pruning callback may stop fit() by raising."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.val_accuracy: list[float] = []
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.val_accuracy.append(float((logs or {}).get("val_accuracy", float("nan"))))
-
-
-class Objective:
-    """Train one trial's configuration; its values: best validation accuracy, then the costs."""
-
-    def __init__(
-        self,
-        settings: TuneSettings,
-        splits: Splits,
-        experiment_id: str,
-        parent_run_id: str,
-    ) -> None:
-        self.settings, self.splits = settings, splits
-        self.experiment_id, self.parent_run_id = experiment_id, parent_run_id
-        self.arch = architectures.get(settings.arch)
-        self.dtype = precision.resolve(settings.precision)  # float32, bfloat16 or float16
-
-    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
-        try:
-            return self._tracked(trial)
-        except Exception as error:
-            # A failure outside training (the tracking store, the trial's bookkeeping) must
-            # carry its reason too, or no streak would ever stop a study that repeats it.
-            if not isinstance(error, optuna.TrialPruned) and "fail_reason" not in trial.user_attrs:
-                reason = f"{type(error).__name__}: {first_line(error)}"
-                trial.set_user_attr("fail_reason", reason)
-                log.warning(f"[{self.settings.name} trial {trial.number}] failed: {reason}")
-            raise
-
-    def _tracked(self, trial: optuna.Trial) -> float | tuple[float, ...]:
-        """Train the trial inside its nested MLflow run."""
-        studies.refuse_surplus(trial, self.settings.trials)
-        label = f"[{self.settings.name} trial {trial.number}]"
-        record = _ValidationRecord()
-        escaped: BaseException | None = None
-        with tracking.trial_run(
-            self.experiment_id, self.parent_run_id, self.settings.name, trial.number, self.arch.name
-        ) as outcome:
-            try:
-                values = self._train(trial, label, record)
-            except optuna.TrialPruned as pruned:
-                escaped = pruned
-            except KeyboardInterrupt:
-                trial.set_user_attr("fail_reason", "interrupted")
-                raise
-            except Exception as error:  # recorded as the trial's failure; the study goes on
-                escaped = error
-                outcome["status"] = "FAILED"
-            epochs = len(record.val_accuracy)
-            trial.set_user_attr("epochs_trained", epochs)
-            metrics = {"epochs_trained": epochs}
-            if record.val_accuracy:
-                metrics["best_val_accuracy"] = max(record.val_accuracy)
-            if escaped is None:
-                costs = {key: value for key, value in values.items() if key != "accuracy"}
-                metrics.update({tuning_objectives.METRICS[k]: v for k, v in costs.items()})
-                tracking.end_trial_run("complete", metrics)
-            elif isinstance(escaped, optuna.TrialPruned):
-                tracking.end_trial_run("pruned", metrics)
-            else:
-                reason = f"{type(escaped).__name__}: {escaped}".strip()
-                trial.set_user_attr("fail_reason", reason)
-                tracking.end_trial_run("failed", metrics, reason)
-        if escaped is not None:
-            if isinstance(escaped, optuna.TrialPruned):
-                log.info(f"{label} pruned after {epochs} epochs")
-            else:
-                log.warning(f"{label} failed: {trial.user_attrs['fail_reason']}")
-            raise escaped
-        shown = "".join(
-            f", {name} {tuning_objectives.shown(name, value)}" for name, value in costs.items()
-        )
-        log.info(
-            f"{label} complete: best val_accuracy {values['accuracy']:.4f}{shown} after "
-            f"{epochs} epochs"
-        )
-        ordered = tuple(values[name] for name in self.settings.objectives)
-        return ordered[0] if len(ordered) == 1 else ordered
-
-    def _train(
-        self, trial: optuna.Trial, label: str, record: _ValidationRecord
-    ) -> dict[str, float]:
-        """Suggest, log and train one configuration; its objectives' values by name."""
-        overrides = self.arch.search_space(trial)
-        if self.settings.epochs:
-            overrides["epochs"] = self.settings.epochs
-        params = self.arch.params(overrides)
-        tracking.log_trial_params({**params, "precision": self.dtype})
-        callbacks = [
-            tracking.EpochLogger(),
-            record,
-            EpochProgress(label, params["epochs"]),
-        ]
-        if len(self.settings.objectives) == 1:  # Optuna prunes single-objective studies only
-            callbacks.append(KerasPruningCallback(trial, "val_accuracy"))
-        result = fit(
-            self.arch, params, self.splits, self.settings.seed, True, callbacks, self.dtype
-        )
-        if result.diverged:
-            raise FloatingPointError(f"loss became NaN at epoch {len(result.history['loss'])}")
-        measured = tuning_objectives.costs_of(
-            self.settings.objectives, result.model, self.splits.input_shape
-        )
-        return {"accuracy": max(result.history["val_accuracy"]), **measured}
 
 
 def work(

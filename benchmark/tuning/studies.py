@@ -15,6 +15,7 @@ from benchmark.data.splits import Splits
 from benchmark.errors import BenchmarkError
 from benchmark.redaction import redact_url
 from benchmark.settings import default_study_name as default_study_name  # used as studies.*
+from benchmark.tuning import failures
 from benchmark.tuning import objectives as tuning_objectives
 from benchmark.tuning.storage import open_storage as open_storage  # used as studies.*
 from benchmark.tuning.storage import sqlite_file as sqlite_file  # used as studies.*
@@ -153,8 +154,7 @@ def refuse_surplus(trial: optuna.Trial, target: int) -> None:
     ]
     if finished + len(ahead) >= target:
         reason = f"surplus: the study already had {target} finished or running trials"
-        trial.set_user_attr("fail_reason", reason)
-        raise RuntimeError(reason)
+        raise RuntimeError(failures.record(trial, failures.Failure.SURPLUS, reason))
 
 
 def fail_stale(study: optuna.Study) -> None:

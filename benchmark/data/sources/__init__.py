@@ -1,5 +1,7 @@
 """Data sources by name, like the architecture registry: one small module per source.
 
+Imports: settings, errors, data.
+
 `load(spec)` takes a registered name (mnist, digits, fashion_mnist, cifar10, cifar100) or a
 path (a folder of images, or an .npz file) and returns a checked `Dataset`.
 """

@@ -7,6 +7,7 @@ import numpy as np
 from benchmark.data import mnist
 from benchmark.data.dataset import Dataset
 from benchmark.data.sources import Request, register
+from benchmark.settings.defaults import MNIST_CLASSES
 
 
 @register("mnist")
@@ -19,5 +20,5 @@ def load(request: Request) -> Dataset:
         y_train=y_train,
         x_test=x_test[..., np.newaxis],
         y_test=y_test,
-        class_names=tuple(str(digit) for digit in range(mnist.NUM_CLASSES)),
+        class_names=tuple(str(digit) for digit in range(MNIST_CLASSES)),
     )
