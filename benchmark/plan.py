@@ -200,6 +200,7 @@ def cells(
                 arch=name,
                 seed=seed,
                 label=label,
+                index=index,
                 params=params,
                 tags=source[1] if source else {"variant": "default"},
                 logged={**extra, "precision": run.dtype, **budget_params(name, settings, source)},

@@ -337,7 +337,7 @@ KILL_POINTS = (
     ("after the data loaded, before training", "data: mnist"),
     ("while the first architecture trains", "[mlp 1/2] epoch 1/"),
     ("while a finished training is evaluated and logged", "[mlp 1/2] epoch 2/2"),
-    ("between two architectures", "[basic 2/2] configuration"),
+    ("between two architectures", "[basic 2/2] training up to"),
     ("while the leaderboard and champion are written", "[basic 2/2] test accuracy"),
 )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 CELL_ATTR = "cell"  # the trial's user attribute holding the cell, as JSON
@@ -42,7 +42,7 @@ class Cell:
     force: bool  # train even if a finished run has the configuration
     max_retries: int  # times a cell that raises is queued again
     code: str  # the code version that queued it; only the same code trains it
-    work: float = field(default=0.0)  # estimated training work, for ordering
+    index: int = 0  # its place in the grid's order (seed by seed, the most work first)
 
     def to_json(self) -> str:
         """The cell as the JSON a trial's user attribute holds."""

@@ -183,8 +183,10 @@ class Grid:
         PRUNED as a duplicate. Raises BenchmarkError when only other code's cells wait.
         """
         code, other = code_version(), set()
-        for trial in self.trials([TrialState.WAITING]):
-            cell = cell_of(trial)
+        waiting = [(cell_of(trial), trial) for trial in self.trials([TrialState.WAITING])]
+        # In the grid's order, a cell queued again (its worker died) in its old place.
+        waiting.sort(key=lambda pair: (pair[0].index if pair[0] else 0, pair[1].number))
+        for cell, trial in waiting:
             if cell is None:
                 continue
             if cell.code != code:
