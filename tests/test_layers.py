@@ -13,9 +13,12 @@ ALLOWED = {
     "benchmark.data": BASE,
     "benchmark.training": BASE | {"benchmark.data"},
     "benchmark.tracking": BASE | {"benchmark.data", "benchmark.training"},
+    "benchmark.figures": BASE | {"benchmark.data", "benchmark.training", "benchmark.results"},
     "benchmark.results": BASE | {"benchmark.tracking"},
-    "benchmark.tuning": BASE | {"benchmark.data", "benchmark.training", "benchmark.tracking"},
-    "benchmark.report": BASE | {"benchmark.data", "benchmark.tracking", "benchmark.results"},
+    "benchmark.tuning": BASE
+    | {"benchmark.data", "benchmark.training", "benchmark.tracking", "benchmark.figures"},
+    "benchmark.report": BASE
+    | {"benchmark.data", "benchmark.tracking", "benchmark.results", "benchmark.figures"},
     "benchmark.serving": BASE | {"benchmark.data", "benchmark.tracking"},
 }
 SPAWN_TARGET = {"benchmark.tuning.worker", "benchmark.tuning.search"}  # a process, not an import

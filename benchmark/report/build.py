@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark import tracking
+from benchmark import runtime, tracking
 from benchmark.data.sources import Request
 from benchmark.errors import BenchmarkError
+from benchmark.figures import report as figures
+from benchmark.figures.common import to_png
+from benchmark.figures.pareto import pareto_figure
 from benchmark.report import data as report_data
-from benchmark.report import figures
 from benchmark.report.mistakes import best_model_mistakes
 from benchmark.report.page import SECTIONS, Figure, Section, render, table
-from benchmark.report.pareto import pareto_figure
 from benchmark.report.tuning import tuning_section
 from benchmark.results import leaderboard, runs
 
@@ -65,7 +66,7 @@ def _write(
         experiment,
         run_count=len(runs),
         label_count=runs["label"].nunique() if "label" in runs else 0,
-        commit=tracking.git_commit(),
+        commit=runtime.git_commit(),
         sections=sections,
     )
     folder.mkdir(parents=True, exist_ok=True)
@@ -93,7 +94,7 @@ def _curves(runs: pd.DataFrame) -> Section:
     return Section(
         "validation-curves",
         figure=Figure(
-            figures.to_png(figures.validation_band_figure(curves)),
+            to_png(figures.validation_band_figure(curves)),
             "validation accuracy per epoch",
             "Mean over seeds per epoch; the band spans the lowest to the highest seed.",
         ),
@@ -107,7 +108,7 @@ def _pareto(runs: pd.DataFrame) -> Section:
     return Section(
         "pareto",
         figure=Figure(
-            figures.to_png(pareto_figure(summary)),
+            to_png(pareto_figure(summary)),
             "test accuracy against parameters, training time and training FLOPs",
             "A point is on the Pareto front (red outline, red steps) when no other architecture "
             "is both cheaper and more accurate.",
@@ -122,7 +123,7 @@ def _confusions(runs: pd.DataFrame) -> Section:
     return Section(
         "confusion-matrices",
         figure=Figure(
-            figures.to_png(figures.confusion_grid_figure(matrices)),
+            to_png(figures.confusion_grid_figure(matrices)),
             "confusion matrices",
             "Test-set counts of each architecture's run with the best validation accuracy; "
             "empty cells are zero, colours are on a log scale.",
@@ -137,7 +138,7 @@ def _f1(runs: pd.DataFrame) -> Section:
     return Section(
         "per-class-f1",
         figure=Figure(
-            figures.to_png(figures.f1_heatmap_figure(f1)),
+            to_png(figures.f1_heatmap_figure(f1)),
             "per-class F1 heatmap",
             "From the same runs as the confusion matrices.",
         ),
@@ -157,7 +158,7 @@ def _mistakes(runs: pd.DataFrame, request: Request | None = None) -> Section:
         "mistakes",
         mistakes=found,
         figure=Figure(
-            figures.to_png(
+            to_png(
                 figures.mistakes_figure(
                     found.images,
                     found.true,

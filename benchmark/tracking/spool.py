@@ -43,15 +43,18 @@ class TrainingRun:
     params: dict[str, str]
 
 
-def log_result(result: TrainingResult, run: TrainingRun, logged_epochs: int) -> None:
-    """Log a finished training into the active run; keep it locally if that fails, and say where.
+def log_result(
+    result: TrainingResult, run: TrainingRun, logged_epochs: int, pngs: dict[str, bytes]
+) -> None:
+    """Log a finished training and its figures (`pngs`, artifact name -> PNG, drawn by
+    figures.runs) into the active run; keep it locally if that fails, and say where.
 
     The results are written whole to disk first, next to where they are kept, so that logging
     cannot use up the space keeping them needs; they are removed once logged.
     """
 
     def write(folder: Path) -> None:
-        write_result(result, folder)
+        write_result(result, folder, pngs)
         record = {**asdict(run), "logged_epochs": logged_epochs}
         (folder / kept.RECORD_FILE).write_text(json.dumps(record, indent=1))  # last: it is whole
 

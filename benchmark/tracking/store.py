@@ -7,7 +7,6 @@ import contextlib
 import errno
 import os
 import shutil
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +20,7 @@ from mlflow.exceptions import MlflowException
 
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.redaction import redact_url
+from benchmark.runtime import check_writable
 from benchmark.settings import DEFAULT_TRACKING_URI
 from benchmark.settings.stores import tracking_uri as tracking_uri_rule
 
@@ -28,14 +28,36 @@ from benchmark.settings.stores import tracking_uri as tracking_uri_rule
 # each answer: a dead server stalls a call for minutes. These bounds make a call to a server
 # that refuses connections give up in about 5 s and one to a server that stopped answering in
 # at most about 35 s (3 attempts of 10 s, pauses of 0 and 2 s, up to 1 s jitter each); a user
-# can still set each variable to something else.
+# can still set each variable to something else. Set by `bound_http_requests` when a store is
+# opened (MLflow reads them at every request), not at import.
 HTTP_BOUNDS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
 }
-for _name, _value in HTTP_BOUNDS.items():
-    os.environ.setdefault(_name, _value)
+# One attempt of at most 2 s: for a call whose answer does not matter on a store already down.
+QUICK_ATTEMPT = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"}
+
+
+def bound_http_requests() -> None:
+    """Bound MLflow's HTTP retries and waits (HTTP_BOUNDS) unless the user set them already."""
+    for name, value in HTTP_BOUNDS.items():
+        os.environ.setdefault(name, value)
+
+
+@contextlib.contextmanager
+def one_quick_attempt() -> Iterator[None]:
+    """MLflow's HTTP calls in the block try once, for at most 2 s (QUICK_ATTEMPT)."""
+    saved = {name: os.environ.get(name) for name in QUICK_ATTEMPT}
+    os.environ.update(QUICK_ATTEMPT)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 # The experiment kind MLflow's UI reads to open an experiment as model training (runs, metrics,
@@ -159,6 +181,7 @@ def resolve_tracking_uri(cli_value: str | None) -> str:
 
 def use_store(tracking_uri: str) -> None:
     """Point this process's MLflow client at a store already checked by `connect`."""
+    bound_http_requests()
     mlflow.set_tracking_uri(tracking_uri)
 
 
@@ -168,7 +191,7 @@ def connect(tracking_uri: str, experiment: str, create: bool = True) -> str:
     With `create=False` a missing store or experiment is an error instead of being made.
     """
     check_store(tracking_uri, create)
-    mlflow.set_tracking_uri(tracking_uri)
+    use_store(tracking_uri)
     with _store_lock(tracking_uri):
         try:
             found = mlflow.get_experiment_by_name(experiment)
@@ -268,14 +291,3 @@ def _check_sqlite_opens(database: Path) -> None:
     except OSError as error:
         reason = error.strerror or first_line(error)
         raise BenchmarkError(f"tracking store {database} cannot be written ({reason})") from None
-
-
-def check_writable(folder: Path, what: str) -> None:
-    """Make `folder` if needed and write a file in it, or say in one line why that fails."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
-            pass
-    except OSError as error:
-        reason = error.strerror or first_line(error)
-        raise BenchmarkError(f"{what} {folder} is not writable ({reason})") from None

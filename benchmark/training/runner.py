@@ -16,9 +16,8 @@ from benchmark.data.splits import Splits, to_model_input
 from benchmark.settings import TARGET_ACCURACY
 from benchmark.training import costs, feed, interrupts, precision
 from benchmark.training.optimizers import learning_rate_for, make_optimizer
-from benchmark.training.result import TrainingResult
+from benchmark.training.result import HISTORY_KEYS, TrainingResult
 
-HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 INFERENCE_BATCH = 1024  # images per step of validation and test predictions: no gradients
 
 
