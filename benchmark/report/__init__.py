@@ -1,4 +1,4 @@
-"""The self-contained HTML report of an experiment; imports results, tracking and data."""
+"""The self-contained HTML report of an experiment; imports results, tracking, figures and data."""
 
 from benchmark.report.build import write_report
 from benchmark.report.page import default_folder

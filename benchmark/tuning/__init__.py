@@ -1,1 +1,1 @@
-"""Optuna studies over an architecture's search space; imports training, data and tracking."""
+"""Optuna studies over an architecture's search space; imports training, data, tracking, figures."""
