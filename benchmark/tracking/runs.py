@@ -18,6 +18,7 @@ from mlflow.tracking import MlflowClient
 from benchmark.data.splits import Splits
 from benchmark.errors import first_line
 from benchmark.tracking import store
+from benchmark.tracking.health import StoreHealth, disk_full
 from benchmark.tracking.processes import process_tags
 from benchmark.tracking.spool import TrainingRun
 from benchmark.training import hardware
@@ -59,11 +60,12 @@ def parent_run(
 
 
 @contextlib.contextmanager
-def _active_run(**start: Any) -> Iterator[mlflow.ActiveRun]:
+def _active_run(health: StoreHealth | None = None, **start: Any) -> Iterator[mlflow.ActiveRun]:
     """mlflow.start_run, ended FINISHED or FAILED without a second wait on a store that is down.
 
     MLflow's own `with` would call the dead store again on the way out and let that error
     replace the one that ended the block; a run left RUNNING is closed by the next invocation.
+    A block that failed, or whose `health` saw the store go down, ends with one quick try.
     """
     run = mlflow.start_run(**start)
     status = "FINISHED"
@@ -73,22 +75,21 @@ def _active_run(**start: Any) -> Iterator[mlflow.ActiveRun]:
         status = "FAILED"
         raise
     finally:
-        end_active_run(status)
+        down = health is not None and health.down and not health.full
+        end_active_run(status, quick=status == "FAILED" or down)
 
 
-def end_active_run(status: str) -> None:
-    """End the active run; on a store known to be down, with one quick try instead of retries.
+def end_active_run(status: str, quick: bool = False) -> None:
+    """End the active run; `quick`: with one short try (store.one_quick_attempt), no retries.
 
     mlflow.end_run takes the run off this process's stack before it asks the store, so the run
     is forgotten locally even when that fails. A store whose disk is full answers at once: the
     try works when removing what the failed call had written made room.
     """
-    quick = store.is_down() and not store.is_full()
     try:
         with store.one_quick_attempt() if quick else contextlib.nullcontext():
             mlflow.end_run(status)
     except Exception as error:  # the run stays RUNNING; the next invocation closes it
-        store.mark_down(error)
         log.debug(f"ending the run failed: {first_line(error)}")
 
 
@@ -150,7 +151,9 @@ def start_training_run(
         tags[COMPARISON_TAG] = parent_run_id or comparison.info.run_id
     # Started on top of the comparison (MLflow allows that nested only), then made top-level.
     nested = comparison is not None
-    with _active_run(experiment_id=experiment_id, run_name=name, tags=tags, nested=nested) as run:
+    health = StoreHealth()
+    started = {"experiment_id": experiment_id, "run_name": name, "tags": tags, "nested": nested}
+    with _active_run(health, **started) as run:
         if nested:
             MlflowClient().delete_tag(run.info.run_id, PARENT_RUN_TAG)
         mlflow.log_params(logged)
@@ -162,7 +165,7 @@ def start_training_run(
         )
         mlflow.log_input(dataset, context="training")
         strings = {key: str(value) for key, value in logged.items()}
-        yield TrainingRun(run.info.run_id, experiment_id, name, config, tags, strings)
+        yield TrainingRun(run.info.run_id, experiment_id, name, config, tags, strings, health)
 
 
 def environment_params() -> dict[str, str]:
@@ -182,26 +185,29 @@ def environment_params() -> dict[str, str]:
 class EpochLogger(keras.callbacks.Callback):
     """Log the HISTORY_KEYS (loss, accuracy and their val_) to the active run after every epoch.
 
-    When the store stops answering, training goes on: it says so once and stops logging
-    epochs; `logged_epochs` tells the results kept locally which epochs are still to log.
+    When the store stops answering, training goes on: it says so once, marks `health` (a
+    training run's, so its results are then kept without waiting again; a trial's own when
+    None) down and stops logging epochs; `logged_epochs` tells the results kept locally which
+    epochs are still to log.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, health: StoreHealth | None = None) -> None:
         super().__init__()
+        self.health = health or StoreHealth()
         self.logged_epochs = 0
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if store.is_down():
+        if self.health.down:
             return
         try:
             mlflow.log_metrics(
                 {k: float(v) for k, v in (logs or {}).items() if k in HISTORY_KEYS}, step=epoch + 1
             )
         except Exception as error:  # noqa: BLE001 - any store failure; training goes on
-            store.mark_down(error)
-            what = "cannot write" if store.disk_full(error) else "stopped answering"
+            self.health.mark_down(error)
+            what = "cannot write" if disk_full(error) else "stopped answering"
             log.warning(
-                f"tracking store {what} ({store.describe_failure(error)}); training goes on "
+                f"tracking store {what} ({self.health.reason}); training goes on "
                 "and its results will be kept locally"
             )
             return
