@@ -12,15 +12,16 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 
 import architectures
-from benchmark import parallel, plan, tracking
+from benchmark import parallel, plan, runtime, tracking
 from benchmark.data.sources import Request
 from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError, first_line
+from benchmark.figures.runs import training_run_pngs, validation_overlay_png
 from benchmark.results import champion, leaderboard, learned, runs
 from benchmark.results import significance as comparison
 from benchmark.settings import SPLIT_SEED, TARGET_ACCURACY, RunSettings
 from benchmark.settings.data import data_request
-from benchmark.training import precision
+from benchmark.training import identity, precision
 from benchmark.training.progress import EpochProgress, duration
 from benchmark.training.runner import train_and_evaluate
 
@@ -67,7 +68,7 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
     )
     archs, skipped = plan.fitting_architectures(settings, splits, sources)
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
-    tracking.check_writable(settings.output_dir, "--output-dir")
+    runtime.check_writable(settings.output_dir, "--output-dir")
     experiment_id = tracking.connect(uri, settings.experiment)
     for name in tracking.sync_pending(experiment_id):
         log.info(f"logged the kept results of {name}, trained by an earlier invocation")
@@ -98,7 +99,7 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
         tracking.log_comparison(
             board.to_csv(index=False),
             leaderboard.to_markdown(board),
-            runs.mean_per_epoch(runs.validation_curves(per_run)),
+            validation_overlay_png(runs.mean_per_epoch(runs.validation_curves(per_run))),
             settings.output_dir,
             comparison.ensemble_metrics(board),
         )
@@ -168,7 +169,7 @@ def _run_one(
     }
     if settings.target_accuracy is not None:  # absent otherwise: older runs keep their hash
         extra["target_accuracy"] = settings.target_accuracy
-    config = tracking.config_hash(name, params, seed, splits, **hashed_extra(extra, dtype))
+    config = identity.config_hash(name, params, seed, splits, **hashed_extra(extra, dtype))
     log.debug(f"{label} configuration {config}: {params}")
     if wait:
         tracking.wait_while_claimed(experiment_id, config, label)
@@ -206,7 +207,7 @@ def _run_one(
             log.info(f"{label} deferred: {tracking.describe(rival)} trains the same configuration")
             tracking.withdraw(run.run_id)
         else:
-            epochs = tracking.EpochLogger()
+            epochs = tracking.EpochLogger(run.health)
             with tracking.heartbeat(run.run_id):
                 result = train_and_evaluate(
                     arch,
@@ -219,7 +220,7 @@ def _run_one(
                     dtype=dtype,
                     stop_at_target=settings.target_accuracy is not None,
                 )
-                tracking.log_result(result, run, epochs.logged_epochs)
+                tracking.log_result(result, run, epochs.logged_epochs, training_run_pngs(result))
     if rival is not None:
         return None
     reached = ""

@@ -10,6 +10,7 @@ from benchmark.tracking.artifacts import (
     PROBABILITIES_ARTIFACT,
     check_artifacts_writable,
     log_comparison,
+    log_png,
     log_report,
 )
 from benchmark.tracking.claims import (
@@ -30,7 +31,7 @@ from benchmark.tracking.model_registry import (
     register_champion,
     withdraw_champion,
 )
-from benchmark.tracking.processes import close_orphaned_runs, git_commit
+from benchmark.tracking.processes import close_orphaned_runs
 from benchmark.tracking.reading import (
     artifact_text,
     finished_training_runs,
@@ -43,13 +44,11 @@ from benchmark.tracking.runs import (
     DEFAULT_VARIANT,
     EpochLogger,
     comparison_run,
-    config_hash,
     find_finished_run,
     start_training_run,
 )
 from benchmark.tracking.spool import TrainingRun, log_result, sync_pending
 from benchmark.tracking.store import (
-    check_writable,
     connect,
     resolve_tracking_uri,
     use_store,
@@ -78,18 +77,15 @@ __all__ = [
     "artifact_text",
     "check_artifacts_writable",
     "check_room_for_results",
-    "check_writable",
     "champion_candidates",
     "close_orphaned_runs",
     "comparison_link",
     "comparison_run",
-    "config_hash",
     "connect",
     "describe",
     "earlier_claim",
     "end_trial_run",
     "find_finished_run",
-    "git_commit",
     "heartbeat",
     "live_claims",
     "load_model",
@@ -97,6 +93,7 @@ __all__ = [
     "load_test_probabilities",
     "model_class_names",
     "log_comparison",
+    "log_png",
     "log_report",
     "log_result",
     "log_study_insight",
