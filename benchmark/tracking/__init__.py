@@ -1,6 +1,6 @@
 """The only package that speaks to MLflow: stores, runs, artifacts.
 
-Imports: settings, errors, redaction, data, training.
+Imports: settings, errors, runtime, redaction, data, training.
 
 Callers use `from benchmark import tracking` and `tracking.<name>`; the modules below split
 the work by what it is about.
