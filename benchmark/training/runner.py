@@ -20,7 +20,6 @@ from benchmark.training.optimizers import learning_rate_for, make_optimizer
 from benchmark.training.result import HISTORY_KEYS, TrainingResult
 
 
-
 class _EpochClock(keras.callbacks.Callback):
     """Record the elapsed training seconds at the end of every epoch."""
 
