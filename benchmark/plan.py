@@ -19,8 +19,8 @@ from benchmark.redaction import redact_url
 from benchmark.settings import AUTO_JOBS_IMAGES, SPLIT_SEED, RunSettings
 from benchmark.settings.commands import params_trial
 from benchmark.settings.data import dataset_kind, dataset_name, image_size
-from benchmark.tracking import config_hash
 from benchmark.training import budget, costs
+from benchmark.training.identity import config_hash
 
 log = logging.getLogger(__name__)
 

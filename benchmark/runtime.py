@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import signal
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -97,7 +98,8 @@ def import_tensorflow_quietly() -> None:
 
 
 def check_writable(folder: Path, what: str) -> None:
-    """BenchmarkError unless files can be written in `folder`; it is left as it was found.
+    """BenchmarkError "<what> <folder> is not writable (<why>)" unless files can be written in
+    `folder`, which is left as it was found (folders made for the probe are removed).
 
     A probe, not `os.access`: root passes every permission check, but not a read-only mount
     or a pseudo file system such as /proc.
@@ -117,10 +119,25 @@ def check_writable(folder: Path, what: str) -> None:
             pass
     except OSError as error:
         reason = error.strerror or str(error)
-        raise BenchmarkError(f"cannot write to the {what} {folder}: {reason}") from None
+        raise BenchmarkError(f"{what} {folder} is not writable ({reason})") from None
     finally:
         for path in missing:  # deepest first
             try:
                 path.rmdir()
             except OSError:
                 pass
+
+
+def git_commit() -> str:
+    """The commit of the code that runs, or 'unknown' outside a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"

@@ -14,10 +14,11 @@ import time
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from benchmark import logs, plan, tracking
+from benchmark import logs, plan, runtime, tracking
 from benchmark.data.sources import Request
 from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError, first_line
+from benchmark.figures.runs import validation_overlay_png
 from benchmark.grid.cells import Cell
 from benchmark.grid.processes import run_local_workers
 from benchmark.grid.queue import Grid, Outcome, Worker, grid_name
@@ -73,7 +74,7 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
     )
     archs, skipped = plan.fitting_architectures(settings, splits, sources)
     uri = tracking.resolve_tracking_uri(settings.tracking_uri)
-    tracking.check_writable(settings.output_dir, "--output-dir")
+    runtime.check_writable(settings.output_dir, "--output-dir")
     # The work list before the results' store: a bad --storage leaves nothing in MLflow.
     name = grid_name(settings.experiment, splits.dataset)
     grid = Grid.create(settings.storage, name, settings.heartbeat_seconds, uri)
@@ -113,7 +114,7 @@ def _run_suite(settings: RunSettings) -> pd.DataFrame:
         tracking.log_comparison(
             board.to_csv(index=False),
             leaderboard.to_markdown(board),
-            runs.mean_per_epoch(runs.validation_curves(per_run)),
+            validation_overlay_png(runs.mean_per_epoch(runs.validation_curves(per_run))),
             settings.output_dir,
             comparison.ensemble_metrics(board),
         )

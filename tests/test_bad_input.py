@@ -127,7 +127,7 @@ BAD_INPUT = [
     ("leaderboard --tracking-uri garbage://x", "scheme 'garbage' is not a tracking store"),
     ("leaderboard --experiment {long}", "--experiment: must be at most 500 characters"),
     # report
-    ("report --output /proc/nope", "cannot write to the report folder (--output) /proc/nope"),
+    ("report --output /proc/nope", "report folder (--output) /proc/nope is not writable"),
     ("report --output {file}/sub", "is not a folder"),
     ("report --ensemble-k 0", "--ensemble-k: must be a positive whole number"),
     ("report --experiment", "--experiment: expected one argument"),

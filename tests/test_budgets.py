@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 import architectures
-from benchmark import plan, tracking
+from benchmark import plan
 from benchmark.settings import SPLIT_SEED, RunSettings
 from benchmark.suite import hashed_extra, load_run_splits
-from benchmark.training import budget
+from benchmark.training import budget, identity
 
 # Each architecture's default run (seed 0, float32) on full MNIST, hashed before budgets were
 # stated in images seen: its finished runs must still be found and skipped.
@@ -55,7 +55,7 @@ def default_hashes(settings: RunSettings) -> dict[str, str]:
     hashes = {}
     for name in settings.archs:
         params = plan.params_for(name, settings, None, len(splits.x_train))
-        hashes[name] = tracking.config_hash(
+        hashes[name] = identity.config_hash(
             name, params, 0, splits, **hashed_extra(extra, "float32")
         )
     return hashes

@@ -62,7 +62,7 @@ def test_the_static_names_are_the_registry() -> None:
 
 def test_mnist_keeps_its_digest_and_configuration_hashes(mnist, tiny_splits) -> None:
     """Runs stored before datasets existed keep counting as finished."""
-    from benchmark import tracking
+    from benchmark.training import identity
 
     data = load(Request("mnist", cache_dir=mnist.cache_dir))
     assert data.x_train.shape == (60000, 28, 28, 1)
@@ -71,7 +71,7 @@ def test_mnist_keeps_its_digest_and_configuration_hashes(mnist, tiny_splits) -> 
     payload = {"arch": "basic", "params": {"epochs": 1}, "seed": 0, "data": tiny_splits.digest}
     payload |= {**tiny_splits.sizes, **extra}
     before = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
-    got = tracking.config_hash("basic", {"epochs": 1}, 0, tiny_splits, **extra)
+    got = identity.config_hash("basic", {"epochs": 1}, 0, tiny_splits, **extra)
     assert got == before.hexdigest()[:16]
 
 
@@ -313,7 +313,7 @@ def test_the_report_reloads_named_datasets_and_asks_for_a_folder_again(tmp_path)
 
 
 def test_the_mistakes_gallery_shows_colour_images_with_class_names() -> None:
-    from benchmark.report.figures import mistakes_figure
+    from benchmark.figures.report import mistakes_figure
 
     images = np.zeros((2, 20, 24, 3), dtype=np.uint8)
     images[..., 0] = 255  # red

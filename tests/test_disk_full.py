@@ -23,7 +23,7 @@ import pytest
 from mlflow.entities import LoggedModelStatus
 from mlflow.tracking import MlflowClient
 
-from benchmark.tracking import kept, spool, store
+from benchmark.tracking import health, kept, spool, store
 from tests.conftest import in_process, logged_messages, read_until
 from tests.test_faults_run import ENV, one_line_error, store_figures, training_runs
 
@@ -196,16 +196,16 @@ def test_a_full_disk_is_named_as_such_with_its_path(small_disk, monkeypatch) -> 
     with pytest.raises(sqlite3.OperationalError) as sqlite_full:
         with sqlite3.connect(database) as connection:
             connection.execute("insert into numbers values (zeroblob(100000))")
-    said = store.describe_failure(sqlite_full.value)
+    said = health.describe_failure(sqlite_full.value)
     assert said == f"disk full at {database} (database or disk is full)"
     source = disk.parent / "artifacts"  # what the traceback showed: a copied folder
     source.mkdir()
     (source / "model.keras").write_bytes(b"x" * 100_000)
     with pytest.raises(shutil.Error) as copy_full:
         shutil.copytree(source, disk / "kept")
-    said = store.describe_failure(copy_full.value)
+    said = health.describe_failure(copy_full.value)
     assert said == f"disk full at {disk / 'kept' / 'model.keras'} (no space left on device)"
-    assert store.describe_failure(RuntimeError("connection refused")) == "connection refused"
+    assert health.describe_failure(RuntimeError("connection refused")) == "connection refused"
 
 
 def test_a_working_folder_too_small_to_keep_results_is_refused_before_training(

@@ -136,8 +136,8 @@ def test_policy_is_restored_after_the_block_even_when_it_fails() -> None:
 def test_a_float32_run_logs_its_precision_and_keeps_the_hash_it_had_before(
     tmp_path, monkeypatch
 ) -> None:
-    from benchmark import tracking
     from benchmark.data.splits import load_splits
+    from benchmark.training import identity
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -163,7 +163,7 @@ def test_a_float32_run_logs_its_precision_and_keeps_the_hash_it_had_before(
 
     params = architectures.get("mlp").params({"epochs": 1})
     splits = load_splits(subset=300, seed=0)
-    assert run.data.tags["config_hash"] == tracking.config_hash("mlp", params, 0, splits, **before)
+    assert run.data.tags["config_hash"] == identity.config_hash("mlp", params, 0, splits, **before)
 
 
 def test_only_a_reduced_precision_enters_the_configuration_hash() -> None:

@@ -21,10 +21,10 @@ from PIL import Image
 from benchmark import tracking
 from benchmark.cli import EXIT_USER_ERROR, main
 from benchmark.errors import BenchmarkError
+from benchmark.figures.pareto import pareto_front
 from benchmark.report import build
 from benchmark.report import page as report
 from benchmark.report.mistakes import best_model_mistakes
-from benchmark.report.pareto import pareto_front
 from benchmark.results import leaderboard
 from benchmark.results.metrics import format_column
 
@@ -374,8 +374,8 @@ def test_page_escapes_names_and_notes() -> None:
 
 
 def test_pareto_figure_puts_accuracy_against_training_flops_next_to_seconds() -> None:
+    from benchmark.figures.pareto import pareto_figure
     from benchmark.report import data as report_data
-    from benchmark.report.pareto import pareto_figure
 
     per_run = _per_run_table(
         arch=["basic", "mlp"],

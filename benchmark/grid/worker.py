@@ -15,6 +15,7 @@ from benchmark import tracking
 from benchmark.data.sources import Request
 from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError, first_line
+from benchmark.figures.runs import training_run_pngs
 from benchmark.grid.cells import Cell, Data
 from benchmark.grid.queue import Grid, Taken, Worker
 from benchmark.settings import SPLIT_SEED, TARGET_ACCURACY
@@ -143,7 +144,7 @@ def train_cell(
             tags, cell.tags["variant"], parent_run_id=cell.comparison_run_id,
         ) as run:  # fmt: skip
             grid.record_run(taken, run.run_id)
-            epochs = tracking.EpochLogger()
+            epochs = tracking.EpochLogger(run.health)
             result = train_and_evaluate(
                 architectures.get(cell.arch),
                 cell.params,
@@ -155,7 +156,7 @@ def train_cell(
                 dtype=cell.dtype,
                 stop_at_target=cell.target_accuracy is not None,
             )
-            tracking.log_result(result, run, epochs.logged_epochs)
+            tracking.log_result(result, run, epochs.logged_epochs, training_run_pngs(result))
     reached = ""
     if cell.target_accuracy is not None:
         reached = (

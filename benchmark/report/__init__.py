@@ -1,6 +1,6 @@
 """The self-contained HTML report of an experiment.
 
-Imports: settings, errors, data, tracking, results.
+Imports: settings, errors, runtime, data, tracking, results, figures.
 """
 
 from benchmark.report.build import write_report

@@ -6,21 +6,41 @@ import logging
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure as PlotFigure
 
-from benchmark import tracking
+from benchmark import runtime, tracking
 from benchmark.data.sources import Request
 from benchmark.errors import BenchmarkError
+from benchmark.figures import report as figures
+from benchmark.figures.common import to_png
+from benchmark.figures.pareto import pareto_figure
 from benchmark.report import data as report_data
-from benchmark.report import figures
 from benchmark.report.mistakes import best_model_mistakes
 from benchmark.report.page import SECTIONS, Figure, Section, render, table
-from benchmark.report.pareto import pareto_figure
 from benchmark.report.tuning import tuning_section
 from benchmark.results import leaderboard, runs
 
 log = logging.getLogger(__name__)
 
 MISTAKES_SHOWN = 60  # images in the mistakes gallery, six rows of ten
+# Each figure section's alt text and caption.
+FIGURE_TEXT = {
+    "validation-curves": (
+        "validation accuracy per epoch",
+        "Mean over seeds per epoch; the band spans the lowest to the highest seed.",
+    ),
+    "pareto": (
+        "test accuracy against parameters, training time and training FLOPs",
+        "A point is on the Pareto front (red outline, red steps) when no other architecture "
+        "is both cheaper and more accurate.",
+    ),
+    "confusion-matrices": (
+        "confusion matrices",
+        "Test-set counts of each architecture's run with the best validation accuracy; "
+        "empty cells are zero, colours are on a log scale.",
+    ),
+    "per-class-f1": ("per-class F1 heatmap", "From the same runs as the confusion matrices."),
+}
 
 
 def write_report(
@@ -65,7 +85,7 @@ def _write(
         experiment,
         run_count=len(runs),
         label_count=runs["label"].nunique() if "label" in runs else 0,
-        commit=tracking.git_commit(),
+        commit=runtime.git_commit(),
         sections=sections,
     )
     folder.mkdir(parents=True, exist_ok=True)
@@ -90,58 +110,33 @@ def _curves(runs: pd.DataFrame) -> Section:
     curves = report_data.validation_curves(runs)
     if not curves:
         return Section("validation-curves", note="no run logged val_accuracy")
-    return Section(
-        "validation-curves",
-        figure=Figure(
-            figures.to_png(figures.validation_band_figure(curves)),
-            "validation accuracy per epoch",
-            "Mean over seeds per epoch; the band spans the lowest to the highest seed.",
-        ),
-    )
+    return _figure_section("validation-curves", figures.validation_band_figure(curves))
 
 
 def _pareto(runs: pd.DataFrame) -> Section:
     summary = report_data.summary(runs).dropna(subset=["params", "train_seconds"])
     if summary.empty:
         return Section("pareto", note="no run logged params and train_seconds")
-    return Section(
-        "pareto",
-        figure=Figure(
-            figures.to_png(pareto_figure(summary)),
-            "test accuracy against parameters, training time and training FLOPs",
-            "A point is on the Pareto front (red outline, red steps) when no other architecture "
-            "is both cheaper and more accurate.",
-        ),
-    )
+    return _figure_section("pareto", pareto_figure(summary))
 
 
 def _confusions(runs: pd.DataFrame) -> Section:
     matrices = report_data.confusion_matrices(report_data.best_per_label(runs))
     if not matrices:
         return Section("confusion-matrices", note="no run has a confusion_matrix.csv artifact")
-    return Section(
-        "confusion-matrices",
-        figure=Figure(
-            figures.to_png(figures.confusion_grid_figure(matrices)),
-            "confusion matrices",
-            "Test-set counts of each architecture's run with the best validation accuracy; "
-            "empty cells are zero, colours are on a log scale.",
-        ),
-    )
+    return _figure_section("confusion-matrices", figures.confusion_grid_figure(matrices))
 
 
 def _f1(runs: pd.DataFrame) -> Section:
     f1 = report_data.per_class_f1(report_data.best_per_label(runs))
     if f1.empty:
         return Section("per-class-f1", note="no run has a classification_report.json artifact")
-    return Section(
-        "per-class-f1",
-        figure=Figure(
-            figures.to_png(figures.f1_heatmap_figure(f1)),
-            "per-class F1 heatmap",
-            "From the same runs as the confusion matrices.",
-        ),
-    )
+    return _figure_section("per-class-f1", figures.f1_heatmap_figure(f1))
+
+
+def _figure_section(section_id: str, fig: PlotFigure) -> Section:
+    """A section that shows one figure, embedded as a PNG with its FIGURE_TEXT."""
+    return Section(section_id, figure=Figure(to_png(fig), *FIGURE_TEXT[section_id]))
 
 
 def _mistakes(runs: pd.DataFrame, request: Request | None = None) -> Section:
@@ -157,7 +152,7 @@ def _mistakes(runs: pd.DataFrame, request: Request | None = None) -> Section:
         "mistakes",
         mistakes=found,
         figure=Figure(
-            figures.to_png(
+            to_png(
                 figures.mistakes_figure(
                     found.images,
                     found.true,

@@ -1,11 +1,10 @@
-"""The report page: its folder, section ids and headings, the Jinja2 template, HTML tables."""
+"""The report page: its folder, section ids and headings, its Jinja2 templates (page, tables)."""
 
 from __future__ import annotations
 
 import base64
 import datetime
 import functools
-import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,16 +112,10 @@ def render(
 def table(board: pd.DataFrame) -> str:
     """Any DataFrame as an HTML table, numbers as the leaderboard shows them and right-aligned."""
     columns = leaderboard.display(board, missing="–")
-    numeric = {name: pd.api.types.is_numeric_dtype(board[name]) for name in board.columns}
-    # Long snake_case headers may break after an underscore; the numbers below never wrap.
-    head = "".join(
-        f"<th>{html.escape(str(name)).replace('_', '_<wbr>')}</th>" for name in board.columns
-    )
-    rows = []
-    for index in range(len(board)):
-        cells = "".join(
-            f"<td{' class=num' if numeric[name] else ''}>{html.escape(values.iloc[index])}</td>"
-            for name, values in columns.items()
-        )
-        rows.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    numeric = [pd.api.types.is_numeric_dtype(board[name]) for name in board.columns]
+    rows = [
+        list(zip((values.iloc[index] for _, values in columns.items()), numeric, strict=True))
+        for index in range(len(board))
+    ]
+    headers = [str(name).split("_") for name in board.columns]
+    return _environment().get_template("table.html.j2").render(headers=headers, rows=rows)

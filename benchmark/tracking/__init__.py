@@ -10,6 +10,7 @@ from benchmark.tracking.artifacts import (
     PROBABILITIES_ARTIFACT,
     check_artifacts_writable,
     log_comparison,
+    log_png,
     log_report,
 )
 from benchmark.tracking.kept import check_room_for_results
@@ -22,7 +23,7 @@ from benchmark.tracking.model_registry import (
     register_champion,
     withdraw_champion,
 )
-from benchmark.tracking.processes import close_orphaned_runs, git_commit, kill_run
+from benchmark.tracking.processes import close_orphaned_runs, kill_run
 from benchmark.tracking.reading import (
     artifact_text,
     finished_training_runs,
@@ -35,13 +36,11 @@ from benchmark.tracking.runs import (
     DEFAULT_VARIANT,
     EpochLogger,
     comparison_run,
-    config_hash,
     find_finished_run,
     start_training_run,
 )
 from benchmark.tracking.spool import TrainingRun, log_result, sync_pending
 from benchmark.tracking.store import (
-    check_writable,
     connect,
     resolve_tracking_uri,
     use_store,
@@ -70,22 +69,20 @@ __all__ = [
     "artifact_text",
     "check_artifacts_writable",
     "check_room_for_results",
-    "check_writable",
     "champion_candidates",
     "close_orphaned_runs",
     "comparison_link",
     "comparison_run",
-    "config_hash",
     "connect",
     "end_trial_run",
     "find_finished_run",
-    "git_commit",
     "kill_run",
     "load_model",
     "load_run_model",
     "load_test_probabilities",
     "model_class_names",
     "log_comparison",
+    "log_png",
     "log_report",
     "log_result",
     "log_study_insight",

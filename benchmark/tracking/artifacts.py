@@ -1,4 +1,4 @@
-"""What a run keeps: a training result's metrics, figures and model; the board; the report."""
+"""What a run keeps: a training result's numbers, files and model; the board; the report."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import keras
 import mlflow
@@ -16,12 +15,10 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.types import Schema, TensorSpec
-from sklearn.metrics import classification_report, confusion_matrix
 
 from benchmark.errors import BenchmarkError, first_line
-from benchmark.tracking import plots
-from benchmark.tracking.processes import _process_tags
-from benchmark.training.result import TrainingResult
+from benchmark.tracking.processes import process_tags
+from benchmark.training.result import HISTORY_KEYS, TrainingResult
 
 PROBABILITIES_ARTIFACT = "test_probabilities.npz"
 MODEL_FILE = "model.keras"  # the trained model, kept until it is logged
@@ -34,8 +31,9 @@ logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
 log = logging.getLogger(__name__)
 
 
-def write_result(result: TrainingResult, folder: Path) -> None:
-    """Write everything a training run logs (metrics, figures, reports, model) to `folder`."""
+def write_result(result: TrainingResult, folder: Path, pngs: dict[str, bytes]) -> None:
+    """Write everything a training run logs to `folder`: its numbers, test reports, model and
+    the PNGs other layers drew (artifact file name -> bytes, see figures.runs)."""
     files = folder / "artifacts"
     files.mkdir(parents=True)
     np.savez_compressed(
@@ -43,26 +41,14 @@ def write_result(result: TrainingResult, folder: Path) -> None:
         probabilities=np.asarray(result.probabilities, dtype=np.float32),
         y_true=np.asarray(result.y_true, dtype=np.uint8),
     )
-    labels = list(result.class_names) or [
-        str(label) for label in range(result.probabilities.shape[1])
-    ]
-    matrix = confusion_matrix(result.y_true, result.y_pred, labels=range(len(labels)))
-    title = f"{result.arch}: test accuracy {result.test_metrics['test_accuracy']:.4f}"
-    matrix_figure = plots.confusion_matrix_figure(matrix, labels, title)
-    _save_figure(matrix_figure, files / "confusion_matrix.png")
-    pd.DataFrame(matrix, index=labels, columns=labels).to_csv(files / "confusion_matrix.csv")
-    report_args = {
-        "y_true": result.y_true,
-        "y_pred": result.y_pred,
-        "digits": 4,
-        "target_names": labels,
-        "zero_division": 0,
-    }
-    (files / "classification_report.txt").write_text(classification_report(**report_args))
-    report = classification_report(**report_args, output_dict=True)
+    for name, png in pngs.items():
+        (files / name).write_bytes(png)
+    labels = result.labels
+    matrix = pd.DataFrame(result.confusion_matrix(), index=labels, columns=labels)
+    matrix.to_csv(files / "confusion_matrix.csv")
+    text, report = result.classification_report()
+    (files / "classification_report.txt").write_text(text)
     (files / "classification_report.json").write_text(json.dumps(report, indent=2))
-    curves = plots.training_curves_figure(result.history, result.arch)
-    _save_figure(curves, files / "training_curves.png")
     summary = io.StringIO()
     result.model.summary(print_fn=lambda line, **_: summary.write(line + "\n"))
     (files / "model_summary.txt").write_text(summary.getvalue())
@@ -89,8 +75,8 @@ def log_written(folder: Path, logged_epochs: int, model: keras.Model | None = No
         mlflow.log_metric("epoch_seconds", seconds, step=epoch)
     history = numbers["history"]
     for epoch in range(logged_epochs, len(history.get("loss", []))):
-        wanted = ("loss", "accuracy", "val_loss", "val_accuracy")
-        mlflow.log_metrics({k: history[k][epoch] for k in wanted if k in history}, step=epoch + 1)
+        values = {key: history[key][epoch] for key in HISTORY_KEYS if key in history}
+        mlflow.log_metrics(values, step=epoch + 1)
     mlflow.log_artifacts(str(folder / "artifacts"))
     if model is None:
         model = keras.models.load_model(folder / MODEL_FILE)
@@ -102,14 +88,13 @@ def log_written(folder: Path, logged_epochs: int, model: keras.Model | None = No
     )
 
 
-def _save_figure(fig: Any, path: Path) -> None:
-    fig.savefig(path)
-    plots.close(fig)
-
-
-def _log_figure(fig: Any, artifact: str) -> None:
-    mlflow.log_figure(fig, artifact)
-    plots.close(fig)
+def log_png(png: bytes, artifact: str) -> None:
+    """Log PNG bytes (a figure drawn by another layer) to the active run as `artifact`."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(artifact).name
+        path.write_bytes(png)
+        parent = Path(artifact).parent.as_posix()
+        mlflow.log_artifact(str(path), None if parent == "." else parent)
 
 
 def _save_diagram(model: keras.Model, path: Path) -> None:
@@ -168,11 +153,12 @@ def check_artifacts_writable() -> None:
 def log_comparison(
     csv: str,
     markdown: str,
-    curves: dict[str, list[float]],
+    overlay_png: bytes,
     folder: Path,
     metrics: dict[str, float] | None = None,
 ) -> None:
-    """Write leaderboard.csv/.md to `folder`, log them, the overlay and `metrics` to the run."""
+    """Write leaderboard.csv/.md to `folder`; log them, the validation overlay PNG (see
+    figures.runs) as validation_accuracy.png and `metrics` to the active run."""
     if metrics:
         mlflow.log_metrics(metrics)
     folder.mkdir(parents=True, exist_ok=True)
@@ -180,12 +166,12 @@ def log_comparison(
     (folder / "leaderboard.md").write_text(markdown + "\n")
     mlflow.log_artifact(str(folder / "leaderboard.csv"))
     mlflow.log_artifact(str(folder / "leaderboard.md"))
-    _log_figure(plots.validation_overlay_figure(curves), "validation_accuracy.png")
+    log_png(overlay_png, "validation_accuracy.png")
 
 
 def log_report(experiment_id: str, html_file: Path, source_run_ids: list[str]) -> str:
     """Log the HTML report to a new run tagged run_kind=report; return that run's id."""
-    tags = {"run_kind": RUN_KIND_REPORT, **_process_tags()}
+    tags = {"run_kind": RUN_KIND_REPORT, **process_tags()}
     with mlflow.start_run(experiment_id=experiment_id, run_name="report", tags=tags) as run:
         mlflow.log_param("training_runs", len(source_run_ids))
         mlflow.log_text("\n".join(source_run_ids) + "\n", "source_runs.txt")

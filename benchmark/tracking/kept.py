@@ -54,7 +54,7 @@ def stage(config: str, write: Callable[[Path], None]) -> Path:
             write(folder)
             _flush_tree(folder)
             return folder
-        except Exception as error:  # noqa: BLE001 - a full disk fails in numpy, Keras, matplotlib
+        except Exception as error:  # noqa: BLE001 - a full disk fails in numpy, Keras or a file write
             failures.append(f"{spool}: {first_line(error)}")
             shutil.rmtree(folder, ignore_errors=True)
             remove_if_empty(spool)

@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.settings import CHAMPION_ALIAS, CHAMPION_URI, REGISTERED_MODEL
 from benchmark.tracking.reading import finished_training_runs
-from benchmark.tracking.store import check_store
+from benchmark.tracking.store import check_store, use_store
 
 
 def _champion_version(client: MlflowClient, model: str = REGISTERED_MODEL) -> ModelVersion | None:
@@ -128,7 +128,7 @@ def _first_version(
 def load_model(tracking_uri: str, model_uri: str = CHAMPION_URI) -> keras.Model:
     """Load a logged or registered Keras model, by default the registered champion."""
     check_store(tracking_uri, create=False)
-    mlflow.set_tracking_uri(tracking_uri)
+    use_store(tracking_uri)
     try:
         return mlflow.keras.load_model(model_uri)
     except MlflowException as error:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from benchmark.runtime import process_alive
+from benchmark.runtime import git_commit, process_alive
 
 
 def close_orphaned_runs(experiment_id: str) -> list[str]:
@@ -26,23 +24,9 @@ def close_orphaned_runs(experiment_id: str) -> list[str]:
     return closed
 
 
-def _process_tags() -> dict[str, str]:
+def process_tags() -> dict[str, str]:
+    """The tags naming the host, process and commit a run comes from."""
     return {"host": socket.gethostname(), "pid": str(os.getpid()), "git_commit": git_commit()}
-
-
-def git_commit() -> str:
-    """The commit of the code that runs, or 'unknown' outside a git checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def kill_run(run_id: str) -> None:

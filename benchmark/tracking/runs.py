@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import platform
@@ -18,9 +17,11 @@ from mlflow.tracking import MlflowClient
 from benchmark.data.splits import Splits
 from benchmark.errors import first_line
 from benchmark.tracking import store
-from benchmark.tracking.processes import _process_tags
+from benchmark.tracking.health import StoreHealth, disk_full
+from benchmark.tracking.processes import process_tags
 from benchmark.tracking.spool import TrainingRun
 from benchmark.training import hardware
+from benchmark.training.result import HISTORY_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -29,26 +30,10 @@ RUN_KIND_COMPARISON = "comparison"
 # A training run's link to the comparison run of the invocation that trained it. A tag, not
 # MLflow's nesting (mlflow.parentRunId): the UI folds nested runs under a collapsed parent.
 COMPARISON_TAG = "comparison_run_id"
+PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's nesting tag, removed from training runs
 SKIPPED_PARAM = "skipped_architectures"  # a comparison's {architecture: why} as JSON
 MAX_TAG_CHARS = 5000  # MLflow refuses longer tag values on some stores
 DEFAULT_VARIANT = "default"  # runs without a variant tag (older runs) are read as this
-
-
-def config_hash(arch: str, params: dict[str, Any], seed: int, splits: Splits, **extra: Any) -> str:
-    """A digest of everything that determines a run's outcome, used to skip finished work."""
-    payload = {
-        "arch": arch,
-        "params": params,
-        "seed": seed,
-        "data": splits.digest,
-        **splits.sizes,
-        **extra,
-    }
-    if splits.dataset != "mnist":  # MNIST hashes stay as they were: its finished runs count
-        payload |= {"dataset": splits.dataset, "input_shape": list(splits.input_shape)}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[
-        :16
-    ]
 
 
 def find_finished_run(experiment_id: str, config: str) -> tuple[str, float] | None:
@@ -68,18 +53,19 @@ def parent_run(
     experiment_id: str, name: str, tags: dict[str, str], settings: dict[str, Any]
 ) -> Iterator[str]:
     """A top-level run with the process tags and each setting as a param; yields its run id."""
-    tags = {**tags, **_process_tags()}
+    tags = {**tags, **process_tags()}
     with _active_run(experiment_id=experiment_id, run_name=name, tags=tags) as run:
         mlflow.log_params({key: str(value) for key, value in settings.items()})
         yield run.info.run_id
 
 
 @contextlib.contextmanager
-def _active_run(**start: Any) -> Iterator[mlflow.ActiveRun]:
+def _active_run(health: StoreHealth | None = None, **start: Any) -> Iterator[mlflow.ActiveRun]:
     """mlflow.start_run, ended FINISHED or FAILED without a second wait on a store that is down.
 
     MLflow's own `with` would call the dead store again on the way out and let that error
     replace the one that ended the block; a run left RUNNING is closed by the next invocation.
+    A block that failed, or whose `health` saw the store go down, ends with one quick try.
     """
     run = mlflow.start_run(**start)
     status = "FINISHED"
@@ -89,32 +75,22 @@ def _active_run(**start: Any) -> Iterator[mlflow.ActiveRun]:
         status = "FAILED"
         raise
     finally:
-        end_active_run(status)
+        down = health is not None and health.down and not health.full
+        end_active_run(status, quick=status == "FAILED" or down)
 
 
-def end_active_run(status: str) -> None:
-    """End the active run; when the store is known to be down, only forget it locally.
+def end_active_run(status: str, quick: bool = False) -> None:
+    """End the active run; `quick`: with one short try (store.one_quick_attempt), no retries.
 
-    A store whose disk is full answers at once, so ending the run is tried: it works when
-    removing what the failed call had written made room.
+    mlflow.end_run takes the run off this process's stack before it asks the store, so the run
+    is forgotten locally even when that fails. A store whose disk is full answers at once: the
+    try works when removing what the failed call had written made room.
     """
-    if store.is_down() and not store.is_full():
-        forget_active_run()
-        return
     try:
-        mlflow.end_run(status)
+        with store.one_quick_attempt() if quick else contextlib.nullcontext():
+            mlflow.end_run(status)
     except Exception as error:  # the run stays RUNNING; the next invocation closes it
-        store.mark_down(error)
         log.debug(f"ending the run failed: {first_line(error)}")
-
-
-def forget_active_run() -> None:
-    """Drop the active run in this process without asking the store (ended or unreachable)."""
-    from mlflow.tracking import fluent
-
-    stack = fluent._active_run_stack.get()
-    if stack:
-        stack.pop()
 
 
 @contextlib.contextmanager
@@ -122,23 +98,6 @@ def comparison_run(experiment_id: str, name: str, settings: dict[str, Any]) -> I
     """A top-level run recording one invocation; its training runs name it in COMPARISON_TAG."""
     with parent_run(experiment_id, name, {"run_kind": RUN_KIND_COMPARISON}, settings) as run_id:
         yield run_id
-
-
-@contextlib.contextmanager
-def _set_aside_active_run() -> Iterator[str | None]:
-    """Take the active run (the comparison) off MLflow's stack for a while; yield its id.
-
-    A training run started beside it is then a top-level run, not one nested under it.
-    """
-    from mlflow.tracking import fluent
-
-    stack = fluent._active_run_stack.get()
-    aside = stack.pop() if stack else None
-    try:
-        yield aside.info.run_id if aside else None
-    finally:
-        if aside is not None:
-            fluent._active_run_stack.get().append(aside)
 
 
 @contextlib.contextmanager
@@ -169,7 +128,7 @@ def start_training_run(
         "class_names": json.dumps(list(splits.names))[:MAX_TAG_CHARS],
         # Which machine, and which arithmetic, the timings of this run come from.
         **hardware.fingerprint(str(extra_params.get("precision", "float32"))),
-        **_process_tags(),
+        **process_tags(),
         **(extra_tags or {}),
     }
     logged = {
@@ -186,20 +145,26 @@ def start_training_run(
         **environment_params(),
     }
     name = f"{arch}-seed{seed}"
-    with _set_aside_active_run() as active_id:
-        if parent_run_id or active_id:
-            tags[COMPARISON_TAG] = parent_run_id or active_id
-        with _active_run(experiment_id=experiment_id, run_name=name, tags=tags) as run:
-            mlflow.log_params(logged)
-            dataset = mlflow.data.from_numpy(
-                splits.x_train.reshape(len(splits.x_train), -1),
-                targets=splits.y_train,
-                name=f"{splits.dataset}-train",
-                digest=splits.digest,
-            )
-            mlflow.log_input(dataset, context="training")
-            strings = {key: str(value) for key, value in logged.items()}
-            yield TrainingRun(run.info.run_id, experiment_id, name, config, tags, strings)
+    comparison = mlflow.active_run()
+    if parent_run_id or comparison:
+        tags[COMPARISON_TAG] = parent_run_id or comparison.info.run_id
+    # Started on top of the comparison (MLflow allows that nested only), then made top-level.
+    nested = comparison is not None
+    health = StoreHealth()
+    started = {"experiment_id": experiment_id, "run_name": name, "tags": tags, "nested": nested}
+    with _active_run(health, **started) as run:
+        if nested:
+            MlflowClient().delete_tag(run.info.run_id, PARENT_RUN_TAG)
+        mlflow.log_params(logged)
+        dataset = mlflow.data.from_numpy(
+            splits.x_train.reshape(len(splits.x_train), -1),
+            targets=splits.y_train,
+            name=f"{splits.dataset}-train",
+            digest=splits.digest,
+        )
+        mlflow.log_input(dataset, context="training")
+        strings = {key: str(value) for key, value in logged.items()}
+        yield TrainingRun(run.info.run_id, experiment_id, name, config, tags, strings, health)
 
 
 def environment_params() -> dict[str, str]:
@@ -217,29 +182,31 @@ def environment_params() -> dict[str, str]:
 
 
 class EpochLogger(keras.callbacks.Callback):
-    """Log loss, accuracy, val_loss and val_accuracy to the active run after every epoch.
+    """Log the HISTORY_KEYS (loss, accuracy and their val_) to the active run after every epoch.
 
-    When the store stops answering, training goes on: it says so once and stops logging
-    epochs; `logged_epochs` tells the results kept locally which epochs are still to log.
+    When the store stops answering, training goes on: it says so once, marks `health` (a
+    training run's, so its results are then kept without waiting again; a trial's own when
+    None) down and stops logging epochs; `logged_epochs` tells the results kept locally which
+    epochs are still to log.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, health: StoreHealth | None = None) -> None:
         super().__init__()
+        self.health = health or StoreHealth()
         self.logged_epochs = 0
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if store.is_down():
+        if self.health.down:
             return
-        wanted = ("loss", "accuracy", "val_loss", "val_accuracy")
         try:
             mlflow.log_metrics(
-                {k: float(v) for k, v in (logs or {}).items() if k in wanted}, step=epoch + 1
+                {k: float(v) for k, v in (logs or {}).items() if k in HISTORY_KEYS}, step=epoch + 1
             )
         except Exception as error:  # noqa: BLE001 - any store failure; training goes on
-            store.mark_down(error)
-            what = "cannot write" if store.disk_full(error) else "stopped answering"
+            self.health.mark_down(error)
+            what = "cannot write" if disk_full(error) else "stopped answering"
             log.warning(
-                f"tracking store {what} ({store.describe_failure(error)}); training goes on "
+                f"tracking store {what} ({self.health.reason}); training goes on "
                 "and its results will be kept locally"
             )
             return

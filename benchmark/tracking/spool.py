@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,9 @@ from mlflow.tracking import MlflowClient
 
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.redaction import redact_url
-from benchmark.tracking import kept, store
+from benchmark.tracking import kept
 from benchmark.tracking.artifacts import log_written, write_result
+from benchmark.tracking.health import RECOVERY_SECONDS, StoreHealth, describe_failure, disk_full
 from benchmark.training.result import TrainingResult
 
 log = logging.getLogger(__name__)
@@ -41,23 +42,32 @@ class TrainingRun:
     config: str
     tags: dict[str, str]
     params: dict[str, str]
+    # How the store answered this run's calls; not part of the record kept with its results.
+    health: StoreHealth = field(default_factory=StoreHealth, repr=False, compare=False)
+
+    def record(self) -> dict[str, Any]:
+        """What a kept result stores of its run, to log it again later."""
+        return {key: value for key, value in asdict(self).items() if key != "health"}
 
 
-def log_result(result: TrainingResult, run: TrainingRun, logged_epochs: int) -> None:
-    """Log a finished training into the active run; keep it locally if that fails, and say where.
+def log_result(
+    result: TrainingResult, run: TrainingRun, logged_epochs: int, pngs: dict[str, bytes]
+) -> None:
+    """Log a finished training and its figures (`pngs`, artifact name -> PNG, drawn by
+    figures.runs) into the active run; keep it locally if that fails, and say where.
 
     The results are written whole to disk first, next to where they are kept, so that logging
     cannot use up the space keeping them needs; they are removed once logged.
     """
 
     def write(folder: Path) -> None:
-        write_result(result, folder)
-        record = {**asdict(run), "logged_epochs": logged_epochs}
+        write_result(result, folder, pngs)
+        record = {**run.record(), "logged_epochs": logged_epochs}
         (folder / kept.RECORD_FILE).write_text(json.dumps(record, indent=1))  # last: it is whole
 
     staged = kept.stage(run.config, write)
     try:
-        _log_with_one_retry(staged, logged_epochs, result.model)
+        _log_with_one_retry(staged, logged_epochs, result.model, run.health)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM while logging or waiting for the store
         where = kept.publish(staged)
         log.warning(
@@ -67,39 +77,39 @@ def log_result(result: TrainingResult, run: TrainingRun, logged_epochs: int) -> 
         )
         raise
     except Exception as error:  # noqa: BLE001 - whatever failed, the results must survive
-        store.mark_down(error)
+        run.health.mark_down(error)
         where = kept.publish(staged)
         _discard_unfinished_models(run.run_id, run.experiment_id)  # frees what it had written
         uri = redact_url(mlflow.get_tracking_uri())
         raise BenchmarkError(
             f"logging the finished training {run.run_name} to {uri} "
-            f"failed ({store.describe_failure(error)}); its results are kept in {where} and "
+            f"failed ({describe_failure(error)}); its results are kept in {where} and "
             "the next 'python -m benchmark run' in this folder logs them"
         ) from None
     kept.discard(staged)
 
 
-def _log_with_one_retry(folder: Path, logged_epochs: int, model: Any) -> None:
-    """Log the folder; if the store is down, wait up to store.RECOVERY_SECONDS for it, once.
+def _log_with_one_retry(folder: Path, logged_epochs: int, model: Any, health: StoreHealth) -> None:
+    """Log the folder; if the store is down, wait up to RECOVERY_SECONDS for it, once.
 
     A full disk is not waited for: it answers at once, and frees no space by itself.
     """
-    if not store.is_down() or store.is_full():
+    if not health.down or health.full:
         try:
             log_written(folder, logged_epochs, model)
             return
         except Exception as error:  # noqa: BLE001 - a store that went away may come back
-            if store.disk_full(error):
+            if disk_full(error):
                 raise
-            store.mark_down(error)
+            health.mark_down(error)
     uri = mlflow.get_tracking_uri()
     if uri.startswith(("http://", "https://")):  # a server may come back; a file store does not
         log.warning(
-            f"tracking server not answering ({store.down_reason()}); waiting up to "
-            f"{store.RECOVERY_SECONDS} s for it before keeping the results locally"
+            f"tracking server not answering ({health.reason}); waiting up to "
+            f"{RECOVERY_SECONDS} s for it before keeping the results locally"
         )
-    if not store.wait_until_answering(uri):
-        raise BenchmarkError(f"the store stopped answering: {store.down_reason()}")
+    if not health.wait_until_answering(uri):
+        raise BenchmarkError(f"the store stopped answering: {health.reason}")
     log_written(folder, logged_epochs, model)
 
 
@@ -134,7 +144,7 @@ def sync_pending(experiment_id: str) -> list[str]:
             except Exception as error:  # noqa: BLE001 - keep it for the next try
                 raise BenchmarkError(
                     f"logging the kept results in {folder} failed "
-                    f"({store.describe_failure(error)}); they stay there for the next "
+                    f"({describe_failure(error)}); they stay there for the next "
                     "'python -m benchmark run'"
                 ) from None
             kept.discard(claimed)

@@ -1,41 +1,56 @@
-"""The MLflow store: which one, whether it answers, and the experiment in it."""
+"""The MLflow store: which one, opening it (checked, HTTP calls bounded), the experiment in it."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import errno
 import os
-import shutil
-import tempfile
-import time
 import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import mlflow
 from mlflow.exceptions import MlflowException
 
 from benchmark.errors import BenchmarkError, first_line
-from benchmark.redaction import redact_url
+from benchmark.runtime import check_writable
 from benchmark.settings import DEFAULT_TRACKING_URI
 from benchmark.settings.stores import tracking_uri as tracking_uri_rule
+from benchmark.tracking.health import ask_health
 
 # MLflow's HTTP client retries a failed request 7 times with growing pauses and waits 120 s for
 # each answer: a dead server stalls a call for minutes. These bounds make a call to a server
 # that refuses connections give up in about 5 s and one to a server that stopped answering in
 # at most about 35 s (3 attempts of 10 s, pauses of 0 and 2 s, up to 1 s jitter each); a user
-# can still set each variable to something else.
+# can still set each variable to something else. Set by `bound_http_requests` when a store is
+# opened (MLflow reads them at every request), not at import.
 HTTP_BOUNDS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
 }
-for _name, _value in HTTP_BOUNDS.items():
-    os.environ.setdefault(_name, _value)
+# One attempt of at most 2 s: for a call whose answer does not matter on a store already down.
+QUICK_ATTEMPT = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"}
+
+
+def bound_http_requests() -> None:
+    """Bound MLflow's HTTP retries and waits (HTTP_BOUNDS) unless the user set them already."""
+    for name, value in HTTP_BOUNDS.items():
+        os.environ.setdefault(name, value)
+
+
+@contextlib.contextmanager
+def one_quick_attempt() -> Iterator[None]:
+    """MLflow's HTTP calls in the block try once, for at most 2 s (QUICK_ATTEMPT)."""
+    saved = {name: os.environ.get(name) for name in QUICK_ATTEMPT}
+    os.environ.update(QUICK_ATTEMPT)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 # The experiment kind MLflow's UI reads to open an experiment as model training (runs, metrics,
@@ -43,113 +58,6 @@ for _name, _value in HTTP_BOUNDS.items():
 # learning". MLflow 3.17's UI takes the view from the address instead (see tracking.views).
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 MODEL_TRAINING_KIND = "custom_model_development"
-
-RECOVERY_SECONDS = 60  # how long a finished training waits for its server to come back
-_down: list[str] = []  # the first failure of a store call in this process, once one failed
-_full: list[bool] = []  # whether that failure was a full disk: the store answers, but refuses
-# What SQLite, the operating system and an MLflow server (which passes SQLite's words on)
-# say when a disk or a quota is full.
-DISK_FULL_WORDS = ("database or disk is full", "no space left on device", "disk quota exceeded")
-
-
-def mark_down(error: BaseException) -> None:
-    """Remember that the store stopped answering, so later calls do not wait on it again."""
-    if not _down:
-        _down.append(describe_failure(error))
-        _full.append(disk_full(error) is not None)
-
-
-def wait_until_answering(tracking_uri: str) -> bool:
-    """Wait up to RECOVERY_SECONDS for a server that stopped answering; True once it answers."""
-    if not tracking_uri.startswith(("http://", "https://")):
-        return False  # a file store that failed does not heal by waiting
-    deadline = time.monotonic() + RECOVERY_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            with _health(tracking_uri):
-                _down.clear()
-                return True
-        except (urllib.error.URLError, OSError, ValueError):
-            time.sleep(2)
-    return False
-
-
-def _health(tracking_uri: str) -> Any:
-    """GET the server's /health as MLflow's client would ask: the URL's user:password@ (or
-    MLFLOW_TRACKING_USERNAME/PASSWORD, or MLFLOW_TRACKING_TOKEN) sent as credentials, not as
-    part of the host name."""
-    parts = urlsplit(tracking_uri.rstrip("/"))
-    host = parts.netloc.rpartition("@")[2]
-    url = urlunsplit((parts.scheme, host, parts.path + "/health", "", ""))
-    user = os.environ.get("MLFLOW_TRACKING_USERNAME") or unquote(parts.username or "")
-    password = os.environ.get("MLFLOW_TRACKING_PASSWORD") or unquote(parts.password or "")
-    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
-    headers = {}
-    if user or password:
-        pair = base64.b64encode(f"{user}:{password}".encode()).decode()
-        headers["Authorization"] = f"Basic {pair}"
-    elif token:
-        headers["Authorization"] = f"Bearer {token}"
-    return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5)
-
-
-def down_reason() -> str:
-    """The first store failure of this process, or "" while none failed."""
-    return _down[0] if _down else ""
-
-
-def is_down() -> bool:
-    """Whether a store call of this process already failed."""
-    return bool(_down)
-
-
-def is_full() -> bool:
-    """Whether that failure was a full disk (calls fail at once, so trying again costs nothing)."""
-    return bool(_full) and _full[0]
-
-
-def describe_failure(error: BaseException) -> str:
-    """A store failure in one line: "disk full at PATH (...)" for a full disk, else its message."""
-    where = disk_full(error)
-    if where is None:
-        return first_line(error)
-    words = next(w for w in DISK_FULL_WORDS if w in _chain_text(error).lower())
-    return f"disk full at {where} ({words})"
-
-
-def disk_full(error: BaseException) -> str | None:
-    """The file or store a full disk refused, when that is what the error (or its cause) is."""
-    if not any(words in _chain_text(error).lower() for words in DISK_FULL_WORDS):
-        return None
-    for link in _chain(error):
-        if isinstance(link, shutil.Error) and link.args and isinstance(link.args[0], list):
-            return str(link.args[0][0][1])  # (source, destination, why) per failed file
-        if isinstance(link, OSError) and errno_full(link):
-            run = mlflow.active_run()  # a file write without a name: the run's artifacts
-            return str(link.filename or (run.info.artifact_uri if run else Path.cwd()))
-    uri = mlflow.get_tracking_uri()
-    if uri.startswith("sqlite:///"):
-        return str(Path(uri.removeprefix("sqlite:///")).expanduser().resolve())
-    return redact_url(uri)
-
-
-def errno_full(error: OSError) -> bool:
-    """Whether an OSError is a full disk or quota."""
-    return error.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
-def _chain(error: BaseException) -> list[BaseException]:
-    """The error and the errors it came from (its cause and context), without repeats."""
-    found: list[BaseException] = []
-    link: BaseException | None = error
-    while link is not None and link not in found:
-        found.append(link)
-        link = link.__cause__ or link.__context__
-    return found
-
-
-def _chain_text(error: BaseException) -> str:
-    return " ".join(str(link) for link in _chain(error))
 
 
 def resolve_tracking_uri(cli_value: str | None) -> str:
@@ -159,6 +67,7 @@ def resolve_tracking_uri(cli_value: str | None) -> str:
 
 def use_store(tracking_uri: str) -> None:
     """Point this process's MLflow client at a store already checked by `connect`."""
+    bound_http_requests()
     mlflow.set_tracking_uri(tracking_uri)
 
 
@@ -168,7 +77,7 @@ def connect(tracking_uri: str, experiment: str, create: bool = True) -> str:
     With `create=False` a missing store or experiment is an error instead of being made.
     """
     check_store(tracking_uri, create)
-    mlflow.set_tracking_uri(tracking_uri)
+    use_store(tracking_uri)
     with _store_lock(tracking_uri):
         try:
             found = mlflow.get_experiment_by_name(experiment)
@@ -232,7 +141,7 @@ def check_store(tracking_uri: str, create: bool = True) -> None:
         raise BenchmarkError(f"tracking URI {tracking_uri}: {error}") from None
     if tracking_uri.startswith(("http://", "https://")):
         try:
-            with _health(tracking_uri):
+            with ask_health(tracking_uri):
                 pass
         except urllib.error.HTTPError as error:  # it answers, but refuses: say so, not "down"
             raise BenchmarkError(
@@ -268,14 +177,3 @@ def _check_sqlite_opens(database: Path) -> None:
     except OSError as error:
         reason = error.strerror or first_line(error)
         raise BenchmarkError(f"tracking store {database} cannot be written ({reason})") from None
-
-
-def check_writable(folder: Path, what: str) -> None:
-    """Make `folder` if needed and write a file in it, or say in one line why that fails."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
-            pass
-    except OSError as error:
-        reason = error.strerror or first_line(error)
-        raise BenchmarkError(f"{what} {folder} is not writable ({reason})") from None

@@ -11,8 +11,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from benchmark.tracking.artifacts import _log_figure
-from benchmark.tracking.processes import _process_tags
+from benchmark.tracking.artifacts import log_png
+from benchmark.tracking.processes import process_tags
 from benchmark.tracking.reading import artifact_text
 from benchmark.tracking.runs import parent_run
 
@@ -48,7 +48,7 @@ def trial_run(
         "arch": arch,
         "study_name": study_name,
         "trial_number": str(trial_number),
-        **_process_tags(),
+        **process_tags(),
     }
     active = mlflow.active_run()
     mlflow.start_run(
@@ -86,17 +86,17 @@ def log_study_summary(
     best_value: float | None,
     best_params: dict[str, Any],
     trials: pd.DataFrame,
-    figures: dict[str, Any],
+    figures: dict[str, bytes],
     counts: dict[str, int],
 ) -> None:
-    """Best value and params, the trials table and Optuna's figures, into the active run."""
+    """Best value and params, the trials table and Optuna's figures (PNGs), into the active run."""
     if best_value is not None:
         mlflow.log_metric("best_val_accuracy", best_value)
         mlflow.log_params({f"best_{key}": value for key, value in best_params.items()})
     mlflow.log_metrics({f"trials_{state}": count for state, count in counts.items()})
     mlflow.log_text(trials.to_csv(index=False), "trials.csv")
-    for artifact, fig in figures.items():
-        _log_figure(fig, artifact)
+    for artifact, png in figures.items():
+        log_png(png, artifact)
 
 
 def log_study_insight(

@@ -1,4 +1,4 @@
-"""What one training run produced, and the per-run numbers tracking logs from it."""
+"""What one training run produced, and the per-run numbers (and test reports) tracking logs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import classification_report, confusion_matrix
+
+# The per-epoch numbers Keras's fit reports and every training run keeps (history, MLflow steps).
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 @dataclass
@@ -15,7 +19,7 @@ class TrainingResult:
     arch: str
     params: dict[str, Any]
     seed: int
-    history: dict[str, list[float]]  # per-epoch loss, accuracy, val_loss, val_accuracy
+    history: dict[str, list[float]]  # per-epoch values of each of HISTORY_KEYS
     epoch_end_seconds: list[float]  # training seconds elapsed at the end of each epoch
     test_metrics: dict[str, float]
     y_true: np.ndarray
@@ -38,6 +42,29 @@ class TrainingResult:
     stopped_at_target: bool  # trained until the target (--target-accuracy), not a fixed budget
     model: Any = field(repr=False)
     class_names: tuple[str, ...] = ()  # one per label; empty: the label numbers
+
+    @property
+    def labels(self) -> list[str]:
+        """One name per class: `class_names`, or the label numbers when it is empty."""
+        classes = self.probabilities.shape[1]
+        return list(self.class_names) or [str(label) for label in range(classes)]
+
+    def confusion_matrix(self) -> np.ndarray:
+        """Test-set counts, true labels down and predictions across, one row per class."""
+        return confusion_matrix(self.y_true, self.y_pred, labels=range(len(self.labels)))
+
+    def classification_report(self) -> tuple[str, dict[str, Any]]:
+        """scikit-learn's per-class precision, recall and F1 on the test set, as text and dict."""
+        report_args = {
+            "y_true": self.y_true,
+            "y_pred": self.y_pred,
+            "digits": 4,
+            "target_names": self.labels,
+            "zero_division": 0,
+        }
+        return classification_report(**report_args), classification_report(
+            **report_args, output_dict=True
+        )
 
     @property
     def epochs_run(self) -> int:

@@ -17,9 +17,7 @@ from benchmark.settings import TARGET_ACCURACY
 from benchmark.training import costs, feed, interrupts, precision
 from benchmark.training.costs import INFERENCE_BATCH
 from benchmark.training.optimizers import learning_rate_for, make_optimizer
-from benchmark.training.result import TrainingResult
-
-HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+from benchmark.training.result import HISTORY_KEYS, TrainingResult
 
 
 class _EpochClock(keras.callbacks.Callback):

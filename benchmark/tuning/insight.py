@@ -12,6 +12,7 @@ from rich.table import Table
 
 from benchmark import tracking
 from benchmark.errors import first_line
+from benchmark.figures.tuning import optuna_pngs
 from benchmark.redaction import redact_url
 from benchmark.settings import DEFAULT_STORAGE
 from benchmark.tuning import objectives as tuning_objectives
@@ -168,32 +169,8 @@ def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def figures(study: optuna.Study, importances: bool = True) -> dict[str, Any]:
-    """Optuna's figures (matplotlib): optimisation history (of accuracy), the importances of
-    the parameters for accuracy (with the seeded evaluator tune prints), and the Pareto front
-    of a multi-objective study."""
-    from optuna.visualization import matplotlib as optuna_plots
-
-    made: dict[str, Any] = {}
-    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
-    if not complete:
-        log.info("tune: no complete trial yet; no figures")
-        return made
-    objectives = study_objectives(study)
-    accuracy = {"target": lambda t: accuracy_of(study, t), "target_name": "val accuracy"}
-    # A multi-objective study's history and importances are drawn for accuracy.
-    target = accuracy if len(objectives) > 1 else {}
-    made["optimization_history.png"] = optuna_plots.plot_optimization_history(
-        study, **target
-    ).figure
-    if importances:
-        made["param_importances.png"] = optuna_plots.plot_param_importances(
-            study, evaluator=evaluator(), **target
-        ).figure
-    if len(objectives) > 1 and len(objectives) <= 3:  # Optuna draws fronts of 2 or 3 values
-        names = [tuning_objectives.LABELS[name] for name in objectives]
-        made["pareto_front.png"] = optuna_plots.plot_pareto_front(study, target_names=names).figure
-    for fig in made.values():
-        fig.set_size_inches(9, 5)
-        fig.tight_layout()
-    return made
+def figures(study: optuna.Study, importances: bool = True) -> dict[str, bytes]:
+    """Optuna's figures as PNGs by artifact name, drawn by benchmark.figures (see optuna_pngs)."""
+    names = [tuning_objectives.LABELS[name] for name in study_objectives(study)]
+    evaluated = evaluator() if importances else None
+    return optuna_pngs(study, names, lambda trial: accuracy_of(study, trial), evaluated)

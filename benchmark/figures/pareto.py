@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
-matplotlib.use("Agg")  # files only: no display on servers and CI
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
-
-from benchmark.report.figures import colors_for  # noqa: E402
+from benchmark.figures.common import colors_for, compact
 
 
 def pareto_front(cost: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
@@ -136,14 +132,6 @@ def _overlap(a: tuple, b: tuple) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _compact(value: float) -> str:
-    """60k, 1.2M, 3.4T, 4.5: short tick labels."""
-    for size, suffix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"{value / size:.3g}{suffix}"
-    return f"{value:.3g}"
-
-
 def _cost_axis(ax: plt.Axes, cost: np.ndarray) -> bool:
     """A log axis when costs span ten times or more, else linear; True when it is log."""
     positive = cost[cost > 0]
@@ -152,8 +140,8 @@ def _cost_axis(ax: plt.Axes, cost: np.ndarray) -> bool:
 
         def minor(value: float, _: int) -> str:
             leading = round(value / 10 ** math.floor(math.log10(value)))
-            return _compact(value) if leading in (2, 5) else ""
+            return compact(value) if leading in (2, 5) else ""
 
         ax.xaxis.set_minor_formatter(FuncFormatter(minor))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _compact(value)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: compact(value)))
     return ax.get_xscale() == "log"

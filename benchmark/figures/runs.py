@@ -1,15 +1,29 @@
-"""Figures for runs and comparisons: confusion matrix, training curves, validation overlay."""
+"""Figures of a training run and of a comparison: confusion matrix, curves, validation overlay."""
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only: no display on servers and CI
+from benchmark.figures.common import to_png
+from benchmark.training.result import TrainingResult
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+
+def training_run_pngs(result: TrainingResult) -> dict[str, bytes]:
+    """The PNG artifacts of a training run, by file name: its confusion matrix and its curves."""
+    title = f"{result.arch}: test accuracy {result.test_metrics['test_accuracy']:.4f}"
+    matrix = confusion_matrix_figure(result.confusion_matrix(), list(result.labels), title)
+    return {
+        "confusion_matrix.png": to_png(matrix, tight=False),
+        "training_curves.png": to_png(training_curves_figure(result.history, result.arch), False),
+    }
+
+
+def validation_overlay_png(curves: dict[str, list[float]]) -> bytes:
+    """A comparison's validation_accuracy.png: every architecture's curve on one axis."""
+    return to_png(validation_overlay_figure(curves), tight=False)
 
 
 def confusion_matrix_figure(matrix: np.ndarray, labels: list[str], title: str) -> Figure:
@@ -67,8 +81,3 @@ def validation_overlay_figure(curves: dict[str, list[float]]) -> Figure:
     ax.legend()
     fig.tight_layout()
     return fig
-
-
-def close(fig: Figure) -> None:
-    """Free a figure's memory once it is saved."""
-    plt.close(fig)

@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import math
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # files only: no display on servers and CI
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-DPI = 100  # pixels per inch of the embedded PNGs
-
-
-def to_png(fig: Figure) -> bytes:
-    """The figure as PNG bytes; the figure is closed."""
-    buffer = io.BytesIO()
-    # A tight box keeps titles and axis labels of square panels inside the image.
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.15)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def colors_for(count: int) -> list:
-    """One distinct colour per line or point."""
-    return sns.color_palette("tab10" if count <= 10 else "tab20", count)
+from benchmark.figures.common import colors_for
 
 
 def validation_band_figure(curves: dict[str, list[list[float]]]) -> Figure:
