@@ -189,8 +189,8 @@ def test_a_bad_storage_is_one_line_before_training(
     assert message in err and "***" in err, err
     assert "secret" not in result.stdout + err
     assert " training up to " not in result.stdout + err
-    assert training_runs(store) == [], "refused before any training"
-    assert sorted(path.name for path in tmp_path.iterdir()) == [], "nothing created"
+    # No MLflow store, no study file: refused before any training, nothing created.
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
 
 
 def test_a_worker_on_a_store_without_a_grid_says_so(tmp_path: Path, monkeypatch, capsys) -> None:
@@ -249,9 +249,48 @@ def test_a_worker_of_other_code_refuses_naming_both_versions(
     assert trial.state == TrialState.WAITING, "left for a worker of its own code"
 
 
-@pytest.mark.parametrize("retries", [0, 2])
-def test_a_cell_that_raises_is_retried_then_failed_and_listed(
-    retries: int, tmp_path: Path, store: str, monkeypatch, capsys
+def test_a_cell_that_raises_is_retried_then_failed_and_listed_under_the_board(
+    tmp_path: Path, store: str, monkeypatch, capsys
+) -> None:
+    calls: list[str] = []
+    train = grid_worker.train_and_evaluate
+
+    def basic_is_broken(architecture, *args, **kwargs):
+        calls.append(architecture.name)
+        if architecture.name == "basic":
+            raise RuntimeError("the cell's own bug")
+        return train(architecture, *args, **kwargs)
+
+    monkeypatch.setattr(grid_worker, "train_and_evaluate", basic_is_broken)
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    args = ["run", "--arch", "mlp", "basic", "--subset", "300", "--epochs", "1"]
+    args += ["--storage", storage, "--max-retries", "2", "--tracking-uri", store]
+    result = in_process(*args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    out = result.stdout + result.stderr
+    assert result.returncode == EXIT_USER_ERROR, out
+    assert "Traceback" not in out
+    assert Counter(calls) == {"mlp": 1, "basic": 3}, "tried once, then retried twice"
+    assert "failed [basic" in result.stdout, out
+    assert "]: RuntimeError: the cell's own bug" in result.stdout, out
+    assert result.stdout.index("mlp") < result.stdout.index("failed [basic"), "under the board"
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: 1 cell failed (listed above); run the same command again to retry them"
+    ], result.stderr
+    statuses = Counter((r.data.tags["arch"], r.info.status) for r in training_runs(store))
+    assert statuses == {("mlp", "FINISHED"): 1, ("basic", "FAILED"): 3}, statuses
+    (grid,) = Grid.all_in(storage)
+    assert Counter(t.state for t in grid.trials()) == {TrialState.COMPLETE: 1, TrialState.FAIL: 3}
+
+    shown = in_process("status", "--storage", storage, cwd=tmp_path, monkeypatch=monkeypatch,
+                       capsys=capsys)  # fmt: skip
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "0 waiting, 0 running, 1 done, 1 failed" in shown.stdout, shown.stdout
+    assert "RuntimeError: the cell's own bug" in shown.stdout, shown.stdout
+
+
+def test_a_grid_whose_every_cell_fails_is_one_line_naming_status(
+    tmp_path: Path, store: str, monkeypatch, capsys
 ) -> None:
     calls: list[int] = []
 
@@ -262,24 +301,11 @@ def test_a_cell_that_raises_is_retried_then_failed_and_listed(
     monkeypatch.setattr(grid_worker, "train_and_evaluate", broken)
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     args = ["run", "--arch", "mlp", "--subset", "300", "--epochs", "1", "--storage", storage]
-    args += ["--max-retries", str(retries), "--tracking-uri", store]
-    result = in_process(*args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
-    out = result.stdout + result.stderr
-    assert result.returncode == EXIT_USER_ERROR, out
-    assert "Traceback" not in out
-    assert len(calls) == 1 + retries, out
-    assert "failed [mlp" in result.stdout and "]: RuntimeError: the cell's own bug" in out, out
+    result = in_process(*args, "--max-retries", "0", "--tracking-uri", store, cwd=tmp_path,
+                        monkeypatch=monkeypatch, capsys=capsys)  # fmt: skip
+    assert result.returncode == EXIT_USER_ERROR, result.stdout + result.stderr
+    assert len(calls) == 1, "--max-retries 0: tried once"
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors == [
-        "error: 1 cell failed (listed above); run the same command again to retry them"
-    ], result.stderr
-    runs = training_runs(store)
-    assert len(runs) == 1 + retries and {r.info.status for r in runs} == {"FAILED"}
-    (grid,) = Grid.all_in(storage)
-    assert Counter(t.state for t in grid.trials()) == {TrialState.FAIL: 1 + retries}
-
-    shown = in_process("status", "--storage", storage, cwd=tmp_path, monkeypatch=monkeypatch,
-                       capsys=capsys)  # fmt: skip
-    assert shown.returncode == 0, shown.stdout + shown.stderr
-    assert "0 waiting, 0 running, 0 done, 1 failed" in shown.stdout, shown.stdout
-    assert "RuntimeError: the cell's own bug" in shown.stdout, shown.stdout
+    assert len(errors) == 1 and "RuntimeError: the cell's own bug" in errors[0], result.stderr
+    assert "python -m benchmark status --storage" in errors[0]
+    assert {r.info.status for r in training_runs(store)} == {"FAILED"}
