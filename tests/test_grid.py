@@ -309,3 +309,41 @@ def test_a_grid_whose_every_cell_fails_is_one_line_naming_status(
     assert len(errors) == 1 and "RuntimeError: the cell's own bug" in errors[0], result.stderr
     assert "python -m benchmark status --storage" in errors[0]
     assert {r.info.status for r in training_runs(store)} == {"FAILED"}
+
+
+@pytest.mark.xfail(strict=True, reason="defect: worker/status create the SQLite file they read")
+@pytest.mark.parametrize("command", ["worker", "status"])
+def test_a_mistyped_sqlite_storage_is_not_created(
+    command: str, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    # A typo in --storage must not leave an empty study database behind (nor give a waiting
+    # worker a file no `run` will ever queue to).
+    result = in_process(command, "--storage", "sqlite:///typo.db", cwd=tmp_path,
+                        monkeypatch=monkeypatch, capsys=capsys)  # fmt: skip
+    assert result.returncode == EXIT_USER_ERROR, result.stdout + result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == [], "nothing created"
+
+
+@pytest.mark.xfail(strict=True, reason="defect: a --wait worker lists the grids only once")
+def test_a_waiting_worker_takes_cells_of_a_grid_queued_after_it_started(
+    tmp_path: Path, store: str, monkeypatch, capsys
+) -> None:
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    Grid.create(storage, grid_name("first", "mnist"), HEARTBEAT, store)  # one grid, no cells
+    polls: list[float] = []
+
+    def sleep(seconds: float) -> None:  # while the worker waits, another grid is queued
+        polls.append(seconds)
+        if len(polls) == 1:
+            later = Grid.create(storage, grid_name("later", "mnist"), HEARTBEAT, store)
+            later.queue([other_code_cell("0")], {})
+        elif len(polls) == 3:
+            raise KeyboardInterrupt  # the worker never looked at the new grid
+
+    monkeypatch.setattr(grid_worker.time, "sleep", sleep)
+    result = in_process("worker", "--storage", storage, "--wait", cwd=tmp_path,
+                        monkeypatch=monkeypatch, capsys=capsys)  # fmt: skip
+    # It finds the new grid's cell (of other code, so it refuses naming it, without training).
+    assert result.returncode == EXIT_USER_ERROR, result.stdout + result.stderr
+    assert "0123456789ab-other" in result.stderr, result.stderr
