@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import glob
 import json
 import logging
 import os
@@ -13,6 +14,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -250,6 +252,52 @@ def mlflow_server(mlflow_server_process: tuple[subprocess.Popen, str]) -> str:
                 pytest.fail(f"mlflow server exited with code {server.returncode}")
             time.sleep(0.5)
     pytest.fail("mlflow server did not start within 120 s")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on loopback run by an unprivileged user; yields its URL.
+
+    One cluster per test session (about 3 s to start); a test that needs a store of its own
+    makes a database in it with `new_database`.
+    """
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if not bins:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    bindir = Path(bins[-1]).parent
+    folder = Path(tempfile.mkdtemp(prefix="cnn-benchmark-pg-"))
+    folder.chmod(0o755)
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        import pwd
+
+        nobody = pwd.getpwnam("nobody")
+        os.chown(folder, nobody.pw_uid, nobody.pw_gid)
+        as_user = ["runuser", "-u", "nobody", "--"]
+    port = free_port()
+    data = folder / "data"
+
+    def pg(*args: str) -> None:
+        subprocess.run([*as_user, *args], check=True, capture_output=True, cwd=folder)
+
+    pg(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
+    options = f"-p {port} -h 127.0.0.1 -k {folder}"
+    pg(str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w",
+       "start")  # fmt: skip
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        pg(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def new_database(postgres: str, name: str) -> str:
+    """A new, empty database `name` in the `postgres` fixture's cluster; returns its URL."""
+    import psycopg
+
+    with psycopg.connect(postgres, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return postgres.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.fixture

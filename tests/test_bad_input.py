@@ -88,6 +88,13 @@ BAD_INPUT = [
     ("run --all --target-accuracy 0.99 --early-stopping", "drop --early-stopping"),
     ("tune --arch basic --target-accuracy 0.99", "unrecognized arguments: --target-accuracy"),
     ("run --all --precision", "--precision: expected one argument"),
+    ("run --all --max-retries -1", "--max-retries: must be 0 or more, got -1"),
+    ("run --all --max-retries x", "--max-retries: expected a whole number, got 'x'"),
+    ("run --all --heartbeat 0", "--heartbeat: must be 1 to 86400 seconds (a day)"),
+    # worker and status
+    ("worker --wait --max-retries 1", "unrecognized arguments: --max-retries 1"),
+    ("worker --heartbeat 2", "unrecognized arguments: --heartbeat 2"),
+    ("status --wait", "unrecognized arguments: --wait"),
     # tune
     ("tune", "the following arguments are required: --arch"),
     ("tune --arch nosuch", "unknown architecture 'nosuch'"),

@@ -6,8 +6,9 @@ import pytest
 
 import architectures
 from benchmark import plan
+from benchmark.plan import hashed_extra
 from benchmark.settings import SPLIT_SEED, RunSettings
-from benchmark.suite import hashed_extra, load_run_splits
+from benchmark.suite import load_run_splits
 from benchmark.training import budget, identity
 
 # Each architecture's default run (seed 0, float32) on full MNIST, hashed before budgets were

@@ -14,7 +14,18 @@ from benchmark.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = [README, *sorted((ROOT / "docs").glob("*.md"))]
-COMMANDS = ("list", "run", "tune", "leaderboard", "report", "predict", "dashboard")
+EXAMPLES = sorted((ROOT / "examples").glob("*"))  # cluster examples: README, Slurm, Kubernetes
+COMMANDS = (
+    "list",
+    "run",
+    "tune",
+    "worker",
+    "status",
+    "leaderboard",
+    "report",
+    "predict",
+    "dashboard",
+)
 
 
 def _text(path: Path) -> str:
@@ -72,10 +83,12 @@ def test_links_between_pages_resolve(page: Path) -> None:
 
 
 def test_shown_commands_use_options_that_exist(capsys: pytest.CaptureFixture[str]) -> None:
-    """Each `python -m benchmark <command> --option` in the docs is an option of that command."""
+    """Each `python -m benchmark <command> --option` in the docs and examples/ is an option of
+    that command."""
     helps = {command: _help(command, capsys) for command in COMMANDS}
     checked = 0
-    for page in DOCS:
+    shown = set()
+    for page in [*DOCS, *EXAMPLES]:
         for command, rest in _command_lines(_text(page)):
             assert command in COMMANDS, f"{page.name}: unknown command {command!r}"
             for option in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", rest):
@@ -83,7 +96,49 @@ def test_shown_commands_use_options_that_exist(capsys: pytest.CaptureFixture[str
                     f"{page.name}: `{command} {option}` is not in `{command} --help`"
                 )
                 checked += 1
+            shown.add(command)
     assert checked > 20  # the docs show many commands; a broken pattern must not pass quietly
+    assert {"worker", "status"} <= shown  # the guide's several-machines section and examples/
+
+
+def test_cluster_examples_run_a_worker_with_options_that_exist(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """examples/: the Slurm script is valid bash; the Kubernetes Job runs N `worker` pods whose
+    options exist, with the URIs from a Secret and a host name per pod."""
+    import shutil
+    import subprocess
+
+    import yaml
+
+    script = ROOT / "examples" / "slurm-workers.sh"
+    if shutil.which("bash"):
+        subprocess.run(["bash", "-n", str(script)], check=True)
+    slurm = re.sub(r"\\\n\s*", " ", _text(script))
+    assert re.search(r"^#SBATCH --array=", slurm, flags=re.MULTILINE)
+    assert '--host "$SLURMD_NODENAME-$SLURM_ARRAY_TASK_ID"' in slurm
+    assert re.search(r"^exec \S*python -m benchmark worker ", slurm, flags=re.MULTILINE)
+
+    (job,) = yaml.safe_load_all(_text(ROOT / "examples" / "kubernetes-workers.yaml"))
+    assert job["kind"] == "Job"
+    assert job["spec"]["parallelism"] == job["spec"]["completions"] > 1
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    line = [*container["command"], *container["args"]]
+    assert line[:7] == ["uv", "run", "--frozen", "python", "-m", "benchmark", "worker"]
+    helps = _help("worker", capsys)
+    options = [word for word in line if word.startswith("--") and word != "--frozen"]
+    assert {"--storage", "--tracking-uri", "--host"} <= set(options)
+    assert "$(POD_NAME)" in line[line.index("--host") + 1]  # each pod its own host in status
+    for option in options:
+        assert re.search(rf"(?<![\w-]){option}\b", helps), f"worker {option} does not exist"
+    secrets = {
+        item["name"]: item["valueFrom"]["secretKeyRef"]["name"]
+        for item in container["env"]
+        if "secretKeyRef" in item.get("valueFrom", {})
+    }
+    assert {"BENCHMARK_STORAGE", "BENCHMARK_TRACKING_URI"} <= set(secrets)
+    for name in secrets:
+        assert f"$({name})" in container["args"], f"{name} is read but not passed"
 
 
 def test_readme_example_architecture_registers_and_builds(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -167,7 +167,7 @@ def test_a_float32_run_logs_its_precision_and_keeps_the_hash_it_had_before(
 
 
 def test_only_a_reduced_precision_enters_the_configuration_hash() -> None:
-    from benchmark.suite import hashed_extra
+    from benchmark.plan import hashed_extra
 
     extra = {"early_stopping": True, "subset": 0}
     assert hashed_extra(extra, "float32") == extra

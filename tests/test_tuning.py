@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -234,50 +230,6 @@ def test_a_study_of_another_architecture_is_refused(study3, capsys) -> None:
 
 
 # ---- distributed: a real PostgreSQL server and a real MLflow server on loopback ----
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    """A throwaway PostgreSQL cluster run by an unprivileged user; yields its URL."""
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if not bins:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    bindir = Path(bins[-1]).parent
-    folder = Path(tempfile.mkdtemp(prefix="cnn-benchmark-pg-"))
-    folder.chmod(0o755)
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root
-        import pwd
-
-        nobody = pwd.getpwnam("nobody")
-        os.chown(folder, nobody.pw_uid, nobody.pw_gid)
-        as_user = ["runuser", "-u", "nobody", "--"]
-    with socket.socket() as sock:  # a free port on loopback
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    data = folder / "data"
-
-    def pg(*args: str) -> None:
-        subprocess.run([*as_user, *args], check=True, capture_output=True, cwd=folder)
-
-    pg(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
-    options = f"-p {port} -h 127.0.0.1 -k {folder}"
-    pg(
-        str(bindir / "pg_ctl"),
-        "-D",
-        str(data),
-        "-o",
-        options,
-        "-l",
-        str(folder / "log"),
-        "-w",
-        "start",
-    )
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        pg(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def assert_one_run_per_finished_trial(uri: str, storage: str, study: str, trials: int) -> None:

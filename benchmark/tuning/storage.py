@@ -14,6 +14,7 @@ from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from benchmark.errors import BenchmarkError, first_line
@@ -55,7 +56,7 @@ def open_storage(
         engine_kwargs["connect_args"] = {"connect_timeout": 10}
     for attempt in range(1, SCHEMA_ATTEMPTS + 1):
         try:
-            return optuna.storages.RDBStorage(
+            storage = optuna.storages.RDBStorage(
                 url,
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=heartbeat_seconds,
@@ -63,6 +64,9 @@ def open_storage(
                 heartbeat_stale_trial_callback=on_stale
                 or optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=RETRIES),
             )
+            if url.startswith("sqlite"):
+                lock_on_begin(storage.engine)
+            return storage
         except (IntegrityError, ProgrammingError) as error:
             # Workers started together on an empty database race to create its tables;
             # the losers find them made on the next attempt.
@@ -80,3 +84,21 @@ def _unreachable(url: str, error: Exception) -> BenchmarkError:
         f"study storage {redact_url(url)} is unreachable or invalid: "
         + redact_text(first_line(error), url)
     )
+
+
+def lock_on_begin(engine: Any) -> None:
+    """Make each SQLite transaction take the write lock as it begins (BEGIN IMMEDIATE).
+
+    Optuna claims a waiting trial by reading it `FOR UPDATE` and then writing RUNNING; SQLite
+    ignores `FOR UPDATE`, so two processes could both read WAITING and both win the claim. With
+    the lock taken at BEGIN, the second reader waits, then reads RUNNING. (SQLAlchemy's recipe
+    for pysqlite: its driver's own transaction handling off, the BEGIN issued here.)
+    """
+
+    @event.listens_for(engine, "connect")
+    def _no_driver_transactions(connection: Any, record: Any) -> None:
+        connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
