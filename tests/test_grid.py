@@ -311,7 +311,6 @@ def test_a_grid_whose_every_cell_fails_is_one_line_naming_status(
     assert {r.info.status for r in training_runs(store)} == {"FAILED"}
 
 
-@pytest.mark.xfail(strict=True, reason="defect: worker/status create the SQLite file they read")
 @pytest.mark.parametrize("command", ["worker", "status"])
 def test_a_mistyped_sqlite_storage_is_not_created(
     command: str, tmp_path: Path, monkeypatch, capsys
@@ -325,7 +324,6 @@ def test_a_mistyped_sqlite_storage_is_not_created(
     assert sorted(path.name for path in tmp_path.iterdir()) == [], "nothing created"
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a --wait worker lists the grids only once")
 def test_a_waiting_worker_takes_cells_of_a_grid_queued_after_it_started(
     tmp_path: Path, store: str, monkeypatch, capsys
 ) -> None:

@@ -20,7 +20,6 @@ def _cell(code: str) -> Cell:
     )  # fmt: skip
 
 
-@pytest.mark.xfail(strict=True, reason="grid defect found by griddocs: see its report")
 def test_finished_cells_stay_done_when_the_code_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

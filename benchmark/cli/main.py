@@ -166,14 +166,16 @@ def _worker(settings: Any, console: Any) -> int:
     uri = settings.tracking_uri  # None: each grid's store, as its `run` recorded it
     if uri is not None:
         tracking.use_store(uri)
-    grids = Grid.all_in(settings.storage)
+    runtime.stop_on_sigterm(repeats=False)  # a scheduler's SIGTERM may come twice (uv run)
+    opened: dict = {}  # the grids opened so far, by name: listed again at each poll
+    grids = Grid.all_in(settings.storage, opened)
     if not grids and not settings.wait:
         raise BenchmarkError(
             f"no grid in {redaction.redact_url(settings.storage)}: start one with "
             "'python -m benchmark run --storage URL ...' (or pass --wait to wait for one)"
         )
     loop = Loop(Worker.here(settings.name, settings.host), uri)
-    loop.run(lambda: grids or Grid.all_in(settings.storage), wait=settings.wait)
+    loop.run(lambda: Grid.all_in(settings.storage, opened), wait=settings.wait)
     console.print(f"no cell left to take; this worker trained {loop.trained}")
     return 0
 

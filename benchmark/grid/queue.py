@@ -27,7 +27,7 @@ from benchmark.grid.cells import CELL_ATTR, Cell
 from benchmark.grid.versions import code_version, library_versions
 from benchmark.redaction import redact_url
 from benchmark.settings import HEARTBEAT_SECONDS
-from benchmark.tuning.storage import open_storage
+from benchmark.tuning.storage import open_storage, sqlite_file
 
 log = logging.getLogger(__name__)
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # "Using an existing study" at each open
@@ -107,14 +107,22 @@ class Grid:
         return self.study.user_attrs.get(TRACKING_ATTR)
 
     @classmethod
-    def all_in(cls, storage_url: str) -> list[Grid]:
-        """The grids in a storage, each opened with the heartbeat it was queued with."""
+    def all_in(cls, storage_url: str, known: dict[str, Grid] | None = None) -> list[Grid]:
+        """The grids in a storage, each opened with the heartbeat it was queued with; those in
+        `known` (by name) are reused, new ones added to it. A SQLite file that does not exist
+        is one line, not a new empty file."""
+        database = sqlite_file(storage_url)
+        if database is not None and not database.is_file():
+            raise BenchmarkError(f"no study storage at {database}: check --storage")
+        known = {} if known is None else known
         storage = open_storage(storage_url)
         found = []
         for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
             if summary.user_attrs.get(KIND_ATTR) == "grid":
-                beat = int(summary.user_attrs.get(HEARTBEAT_ATTR, HEARTBEAT_SECONDS))
-                found.append(cls(storage_url, summary.study_name, beat))
+                if summary.study_name not in known:
+                    beat = int(summary.user_attrs.get(HEARTBEAT_ATTR, HEARTBEAT_SECONDS))
+                    known[summary.study_name] = cls(storage_url, summary.study_name, beat)
+                found.append(known[summary.study_name])
         return found
 
     # ---- reading ---------------------------------------------------------------------------
@@ -153,7 +161,8 @@ class Grid:
                 self._end(self._id(trial), TrialState.FAIL, f"superseded: queued by code "
                           f"{cell.code}, this grid is now code {code}")  # fmt: skip
                 continue
-            states.setdefault(cell.key, set()).add(trial.state)
+            if cell.code == code or trial.state != TrialState.COMPLETE:
+                states.setdefault(cell.key, set()).add(trial.state)
         queued = 0
         for cell in cells:
             seen = states.get(cell.key, set())

@@ -56,6 +56,7 @@ from benchmark.settings.fields import (
     tracking_uri_field,
     whole_number_or_auto,
 )
+from benchmark.settings.stores import tracking_uri
 
 
 def default_study_name(arch: str, dataset: str = "mnist") -> str:
@@ -520,7 +521,14 @@ class WorkerSettings(Settings):
     """What `python -m benchmark worker` was asked to join."""
 
     storage: str = storage_field()
-    tracking_uri: str | None = tracking_uri_field()
+    tracking_uri: str | None = field(  # None: each grid's store, as its `run` recorded it
+        default=None,
+        metadata=cli(
+            option("--tracking-uri", rule=tracking_uri, parse=str,
+                   help="MLflow tracking URI of the cells' runs (default: the store each "
+                   "grid's run recorded; needed when that store's URI holds a password)"),
+        ),
+    )  # fmt: skip
     wait: bool = field(
         default=False,
         metadata=cli(
