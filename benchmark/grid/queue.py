@@ -110,10 +110,10 @@ class Grid:
     def all_in(cls, storage_url: str, known: dict[str, Grid] | None = None) -> list[Grid]:
         """The grids in a storage, each opened with the heartbeat it was queued with; those in
         `known` (by name) are reused, new ones added to it. A SQLite file that does not exist
-        is one line, not a new empty file."""
+        holds none (and is not created: a typo leaves no empty database behind)."""
         database = sqlite_file(storage_url)
         if database is not None and not database.is_file():
-            raise BenchmarkError(f"no study storage at {database}: check --storage")
+            return []
         known = {} if known is None else known
         storage = open_storage(storage_url)
         found = []
