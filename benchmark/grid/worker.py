@@ -78,7 +78,10 @@ class Loop:
             grid.fail(taken, "interrupted", retry=False, max_retries=-1)  # put back as it was
             raise
         except BenchmarkError as error:  # the worker's data or store, not the cell: put back
-            grid.fail(taken, first_line(error), retry=False, max_retries=-1)
+            try:
+                grid.fail(taken, first_line(error), retry=False, max_retries=-1)
+            except Exception:  # noqa: BLE001 - a full disk may refuse this too: the error stands
+                log.debug(f"{cell.label}: the grid could not record the failure")
             raise
         except Exception as error:  # noqa: BLE001 - a cell that raises is the cell's failure
             reason = f"{type(error).__name__}: {first_line(error)}"
