@@ -26,7 +26,7 @@ from benchmark.settings import REGISTERED_MODEL
 from tests.conftest import in_process, new_database
 from tests.test_faults_run import started, training_runs
 
-HEARTBEAT = 2  # seconds between a cell's heartbeats (--heartbeat); stale after 3 missed
+HEARTBEAT = 3  # seconds between a cell's heartbeats (--heartbeat); stale after 3 missed
 EPOCHS = 6  # a cell of 300 images trains a few seconds, so a kill lands in the middle of one
 ARCHS = ("mlp", "basic")
 SEEDS = 4

@@ -10,6 +10,7 @@ No training here: fake cells in a SQLite store under tmp_path.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import optuna
@@ -173,3 +174,49 @@ def test_one_waiting_cell_is_claimed_by_one_of_two_workers(storage, monkeypatch)
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(take, range(2)))
     assert results.count(None) == 1, f"both workers hold trial {results[0].number}"
+
+
+def test_a_cell_beats_while_its_worker_loads_the_data(storage, monkeypatch) -> None:
+    """Loading the data takes longer than the grace period (a first cell on a busy machine):
+    the cell beats from its claim on, so another process's stale check leaves it running."""
+    from benchmark.grid import worker as worker_module
+
+    Grid.create(storage, NAME, 1, "file:./mlruns").queue([fake_cell(0)], {})  # grace: 3 s
+    grid, other = Grid(storage, NAME, 1), Grid(storage, NAME, 1)
+    taken = grid.take(Worker("elsewhere", "w0", 1))  # another host: only heartbeats count
+
+    def slow_load(self, data):
+        time.sleep(4.5)
+        other.fail_stale()  # another worker looks for dead cells meanwhile
+        return None
+
+    monkeypatch.setattr(worker_module.Loop, "load", slow_load)
+    monkeypatch.setattr(worker_module, "train_cell", lambda *args: ("run-id", 0.5, False))
+    worker_module.Loop(Worker("elsewhere", "w0", 1), tracking_uri="file:./mlruns").train(
+        grid, taken
+    )
+    states = [trial.state for trial in grid.trials()]
+    assert states == [TrialState.COMPLETE], states
+
+
+def test_a_cell_given_up_for_dead_meanwhile_ends_without_a_traceback(
+    storage, monkeypatch, caplog
+) -> None:
+    """Another process failed the cell while this worker trained it: the worker says so in
+    one line and goes on; the cell is queued again by the process that failed it."""
+    from benchmark.grid import worker as worker_module
+
+    Grid(storage, NAME).queue([fake_cell(0)], {})
+    grid = Grid(storage, NAME)
+    taken = grid.take(Worker("elsewhere", "w0", 1))
+
+    def ended_elsewhere(*args):
+        Grid(storage, NAME).storage.set_trial_state_values(taken.trial_id, TrialState.FAIL)
+        return "run-id", 0.5, False
+
+    monkeypatch.setattr(worker_module.Loop, "load", lambda self, data: None)
+    monkeypatch.setattr(worker_module, "train_cell", ended_elsewhere)
+    with caplog.at_level("WARNING"):
+        worker_module.Loop(Worker("elsewhere", "w0", 1), tracking_uri="x").train(grid, taken)
+    assert "given up for dead" in caplog.text
+    assert [trial.state for trial in grid.trials()] == [TrialState.FAIL]

@@ -254,14 +254,22 @@ class Grid:
 
     def record_run(self, taken: Taken, run_id: str) -> None:
         """Note the MLflow run that trains the cell, so a dead worker's run can be closed."""
-        self.storage.set_trial_user_attr(taken.trial_id, "run_id", run_id)
+        try:
+            self.storage.set_trial_user_attr(taken.trial_id, "run_id", run_id)
+        except UpdateFinishedTrialError:
+            pass  # another process took this worker for dead: `complete` says so at the end
 
-    def complete(self, taken: Taken, run_id: str, accuracy: float, reused: bool = False) -> None:
-        """The cell is done: its MLflow run and test accuracy."""
-        self.storage.set_trial_user_attr(taken.trial_id, "run_id", run_id)
-        if reused:
-            self.storage.set_trial_user_attr(taken.trial_id, "reused", True)
-        self.storage.set_trial_state_values(taken.trial_id, TrialState.COMPLETE, [accuracy])
+    def complete(self, taken: Taken, run_id: str, accuracy: float, reused: bool = False) -> bool:
+        """The cell is done: its MLflow run and test accuracy. False when another process
+        ended the trial first (it took the worker for dead and queued the cell again)."""
+        try:
+            self.storage.set_trial_user_attr(taken.trial_id, "run_id", run_id)
+            if reused:
+                self.storage.set_trial_user_attr(taken.trial_id, "reused", True)
+            self.storage.set_trial_state_values(taken.trial_id, TrialState.COMPLETE, [accuracy])
+        except UpdateFinishedTrialError:
+            return False
+        return True
 
     def fail(self, taken: Taken, reason: str, retry: bool, max_retries: int = 0) -> bool:
         """The cell failed with `reason`; queue it again if `retry` and retries are left.
@@ -284,8 +292,8 @@ class Grid:
         return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, trial.number)
 
     def _end(self, trial_id: int, state: TrialState, reason: str) -> None:
-        self.storage.set_trial_user_attr(trial_id, "fail_reason", reason)
         try:
+            self.storage.set_trial_user_attr(trial_id, "fail_reason", reason)
             self.storage.set_trial_state_values(trial_id, state)
         except UpdateFinishedTrialError:
             pass  # another process ended it first (a stale check)

@@ -70,10 +70,13 @@ class Loop:
         """Train one taken cell and end its trial: done, failed (retried or not), or put back."""
         cell = taken.cell
         try:
-            if self.tracking_uri is None:
-                tracking.use_store(store_of(grid))
-            splits = self.load(cell.data)
-            run_id, accuracy, reused = train_cell(cell, splits, self.worker, grid, taken)
+            # The cell beats from its claim on: loading data or reading MLflow may take longer
+            # than the grace period on a busy machine, and a silent cell counts as dead.
+            with grid.heartbeat(taken):
+                if self.tracking_uri is None:
+                    tracking.use_store(store_of(grid))
+                splits = self.load(cell.data)
+                run_id, accuracy, reused = train_cell(cell, splits, self.worker, grid, taken)
         except KeyboardInterrupt:
             grid.fail(taken, "interrupted", retry=False, max_retries=-1)  # put back as it was
             raise
@@ -91,7 +94,11 @@ class Loop:
                 + ("queued again" if again else "recorded as failed, no retries left")
             )
             return
-        grid.complete(taken, run_id, accuracy, reused)
+        if not grid.complete(taken, run_id, accuracy, reused):
+            log.warning(
+                f"{cell.label} was given up for dead by another process while this worker "
+                f"trained it (heartbeats late) and queued again; its MLflow run {run_id} stays"
+            )
         self.trained += not reused
 
     def load(self, data: Data) -> Splits:
@@ -141,25 +148,24 @@ def train_cell(
         f"{cell.dtype}"
     )
     tags = {**cell.tags, "host": worker.host, "worker": worker.name}
-    with grid.heartbeat(taken):
-        with tracking.start_training_run(
-            cell.experiment_id, cell.arch, cell.params, cell.seed, splits, cell.config, cell.logged,
-            tags, cell.tags["variant"], parent_run_id=cell.comparison_run_id,
-        ) as run:  # fmt: skip
-            grid.record_run(taken, run.run_id)
-            epochs = tracking.EpochLogger(run.health)
-            result = train_and_evaluate(
-                architectures.get(cell.arch),
-                cell.params,
-                splits,
-                seed=cell.seed,
-                early_stopping=cell.early_stopping,
-                callbacks=[epochs, EpochProgress(cell.label, cell.params["epochs"])],
-                target_accuracy=cell.target_accuracy or TARGET_ACCURACY,
-                dtype=cell.dtype,
-                stop_at_target=cell.target_accuracy is not None,
-            )
-            tracking.log_result(result, run, epochs.logged_epochs, training_run_pngs(result))
+    with tracking.start_training_run(
+        cell.experiment_id, cell.arch, cell.params, cell.seed, splits, cell.config, cell.logged,
+        tags, cell.tags["variant"], parent_run_id=cell.comparison_run_id,
+    ) as run:  # fmt: skip
+        grid.record_run(taken, run.run_id)
+        epochs = tracking.EpochLogger(run.health)
+        result = train_and_evaluate(
+            architectures.get(cell.arch),
+            cell.params,
+            splits,
+            seed=cell.seed,
+            early_stopping=cell.early_stopping,
+            callbacks=[epochs, EpochProgress(cell.label, cell.params["epochs"])],
+            target_accuracy=cell.target_accuracy or TARGET_ACCURACY,
+            dtype=cell.dtype,
+            stop_at_target=cell.target_accuracy is not None,
+        )
+        tracking.log_result(result, run, epochs.logged_epochs, training_run_pngs(result))
     reached = ""
     if cell.target_accuracy is not None:
         reached = (
