@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from benchmark.errors import BenchmarkError
 
@@ -141,3 +142,24 @@ def git_commit() -> str:
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def run_processes(processes: list[Any]) -> None:
+    """Start worker processes and wait for all of them. Ctrl-C: SIGTERM to each (a worker
+    stops before its next batch) and wait; a second Ctrl-C: kill them, do not wait."""
+    for process in processes:
+        process.start()
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        try:
+            for process in processes:
+                process.join()
+        except KeyboardInterrupt:  # a second Ctrl-C: do not wait for the batches
+            for process in processes:
+                process.kill()
+        raise

@@ -6,30 +6,27 @@ import argparse
 import dataclasses
 from typing import Any
 
+from benchmark import settings as commands
 from benchmark.errors import EXIT_USER_ERROR
-from benchmark.settings import (
-    BoardSettings,
-    DashboardSettings,
-    PredictSettings,
-    ReportSettings,
-    RunSettings,
-    StatusSettings,
-    TuneSettings,
-    WorkerSettings,
-)
 from benchmark.settings.fields import Option
 
 # Each command and the settings its options come from (list has none).
 COMMANDS: dict[str, tuple[type | None, str]] = {
     "list": (None, "list the registered architectures"),
-    "run": (RunSettings, "train architectures and track them in MLflow"),
-    "tune": (TuneSettings, "search an architecture's hyperparameters with Optuna"),
-    "leaderboard": (BoardSettings, "print the comparison from MLflow"),
-    "report": (ReportSettings, "write a self-contained HTML report from MLflow"),
-    "predict": (PredictSettings, "classify image files of digits with the champion model"),
-    "dashboard": (DashboardSettings, "serve the Optuna studies in optuna-dashboard"),
-    "worker": (WorkerSettings, "train cells of run's grids in a shared study, from any machine"),
-    "status": (StatusSettings, "show run's grids: cells waiting, running, done and failed"),
+    "run": (commands.RunSettings, "train architectures and track them in MLflow"),
+    "tune": (commands.TuneSettings, "search an architecture's hyperparameters with Optuna"),
+    "leaderboard": (commands.BoardSettings, "print the comparison from MLflow"),
+    "report": (commands.ReportSettings, "write a self-contained HTML report from MLflow"),
+    "predict": (commands.PredictSettings, "classify image files of digits with the champion model"),
+    "dashboard": (commands.DashboardSettings, "serve the Optuna studies in optuna-dashboard"),
+    "worker": (
+        commands.WorkerSettings,
+        "train cells of run's grids in a shared study, from any machine",
+    ),
+    "status": (
+        commands.StatusSettings,
+        "show run's grids: cells waiting, running, done and failed",
+    ),
 }
 
 

@@ -67,6 +67,7 @@ def run_local_workers(
     Ctrl-C or SIGTERM here sends each worker one SIGTERM: it stops before its next batch,
     ends its run FAILED and puts its cell back; a second Ctrl-C kills them.
     """
+    from benchmark import runtime
     from benchmark.training import hardware
 
     threads = max(1, hardware.cpu_cores() // count)
@@ -84,22 +85,7 @@ def run_local_workers(
         )
         for index in range(count)
     ]
-    for process in processes:
-        process.start()
-    try:
-        for process in processes:
-            process.join()
-    except KeyboardInterrupt:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()  # one SIGTERM: the worker stops before its next batch
-        try:
-            for process in processes:
-                process.join()
-        except KeyboardInterrupt:  # a second Ctrl-C: do not wait for the batches
-            for process in processes:
-                process.kill()
-        raise
+    runtime.run_processes(processes)
     try:
         raise BenchmarkError(errors.get(timeout=0.5))
     except queues.Empty:

@@ -9,12 +9,9 @@ from typing import Any
 from architectures import PRESETS
 from benchmark.errors import BenchmarkError
 from benchmark.settings.data import (
-    check_data,
-    color_field,
-    dataset_field,
+    DataSettings,
     dataset_kind,
     dataset_name,
-    image_size_field,
     registered_model,
 )
 from benchmark.settings.defaults import (
@@ -41,9 +38,9 @@ from benchmark.settings.fields import (
     cli,
     decimal_number,
     ensemble_k_field,
-    experiment_field,
     heartbeat_field,
     non_negative,
+    one_option,
     option,
     positive,
     positive_or_auto,
@@ -130,7 +127,7 @@ def _read_seeds(namespace: Any) -> list[int]:
 
 
 @dataclass
-class RunSettings(Settings):
+class RunSettings(DataSettings):
     """What `python -m benchmark run` was asked to do."""
 
     archs: list[str] = field(
@@ -143,16 +140,18 @@ class RunSettings(Settings):
             logged=True,
         )
     )  # fmt: skip
-    epochs: int | None = field(  # None: each architecture's DEFAULTS["epochs"]
-        default=None,
-        metadata=cli(
-            option("--epochs", rule=positive,
-                   help="train exactly this many epochs (turns early stopping off)"),
-            logged=True,
-        ),
-    )  # fmt: skip
-    batch_size: int | None = field(
-        default=None, metadata=cli(option("--batch-size", rule=positive), logged=True)
+    epochs: int | None = one_option(  # None: each architecture's DEFAULTS["epochs"]
+        None,
+        "--epochs",
+        logged=True,
+        rule=positive,
+        help="train exactly this many epochs (turns early stopping off)",
+    )
+    batch_size: int | None = one_option(
+        None,
+        "--batch-size",
+        logged=True,
+        rule=positive,
     )
     seeds: list[int] = field(  # weights and shuffling seeds
         default_factory=lambda: [0],
@@ -165,15 +164,14 @@ class RunSettings(Settings):
             logged=True,
         ),
     )  # fmt: skip
-    subset: int | None = field(
-        default=None,
-        metadata=cli(
-            option("--subset", rule=subset_size,
-                   help=f"train on a stratified subset of N images, {SUBSET_MIN} to "
-                   f"{SUBSET_MAX} (smoke runs; at most what validation leaves of the data)"),
-            logged=True,
-        ),
-    )  # fmt: skip
+    subset: int | None = one_option(
+        None,
+        "--subset",
+        logged=True,
+        rule=subset_size,
+        help=f"train on a stratified subset of N images, {SUBSET_MIN} to "
+        f"{SUBSET_MAX} (smoke runs; at most what validation leaves of the data)",
+    )
     early_stopping: bool | None = field(  # None: on, unless --epochs fixes the epoch count
         default=None,
         metadata=cli(
@@ -184,76 +182,70 @@ class RunSettings(Settings):
             logged=True,
         ),
     )  # fmt: skip
-    target_accuracy: float | None = field(  # None: train the epoch budget, no target
-        default=None,
-        metadata=cli(
-            option("--target-accuracy", rule=accuracy_target, parse=decimal_number,
-                   metavar="A",
-                   help="train each run until its validation accuracy first reaches A (0 < A "
-                   "<= 1, checked after every epoch, at most its epochs; early stopping off) "
-                   "and log the time, epochs and training FLOPs it took"),
-            logged=True,
-        ),
-    )  # fmt: skip
-    params: str = field(  # "best", "trial:N" (a trial of its study) or a named preset
-        default="default",
-        metadata=cli(
-            option("--params", metavar="|".join(("default", "best", TRIAL_PARAMS + "N",
-                                                 *PRESETS)),
-                   help="hyperparameters: each architecture's defaults, the best trial of "
-                   "its Optuna study (see tune; marked tuned in the leaderboard; by accuracy "
-                   "in a multi-objective study), trial:N for trial N of the study (one --arch; "
-                   "e.g. a Pareto trial tune printed, with its --study-name; variant trial-N), "
-                   "or a named protocol: notebook (basic only) is the Keras notebook's Adam "
-                   "1e-3, constant, 20 epochs, no early stopping"),
-            logged=True,
-        ),
-    )  # fmt: skip
+    target_accuracy: float | None = one_option(  # None: train the epoch budget, no target
+        None,
+        "--target-accuracy",
+        logged=True,
+        rule=accuracy_target,
+        parse=decimal_number,
+        metavar="A",
+        help="train each run until its validation accuracy first reaches A (0 < A "
+        "<= 1, checked after every epoch, at most its epochs; early stopping off) "
+        "and log the time, epochs and training FLOPs it took",
+    )
+    params: str = one_option(  # "best", "trial:N" (a trial of its study) or a named preset
+        "default",
+        "--params",
+        logged=True,
+        metavar="|".join(("default", "best", TRIAL_PARAMS + "N", *PRESETS)),
+        help="hyperparameters: each architecture's defaults, the best trial of "
+        "its Optuna study (see tune; marked tuned in the leaderboard; by accuracy "
+        "in a multi-objective study), trial:N for trial N of the study (one --arch; "
+        "e.g. a Pareto trial tune printed, with its --study-name; variant trial-N), "
+        "or a named protocol: notebook (basic only) is the Keras notebook's Adam "
+        "1e-3, constant, 20 epochs, no early stopping",
+    )
     storage: str = storage_field()
     study_name: str | None = study_name_field()  # None: the default study of each architecture
-    force: bool = field(
-        default=False,
-        metadata=cli(
-            option("--force", action="store_true", help="re-run finished configurations"),
-            logged=True,
-        ),
+    force: bool = one_option(
+        False,
+        "--force",
+        logged=True,
+        action="store_true",
+        help="re-run finished configurations",
     )
-    output_dir: Path = field(
-        default=Path("."),
-        metadata=cli(
-            option("--output-dir", type=Path, help="where leaderboard.csv and leaderboard.md go")
-        ),
+    output_dir: Path = one_option(
+        Path("."),
+        "--output-dir",
+        type=Path,
+        help="where leaderboard.csv and leaderboard.md go",
     )
     precision: str = precision_field()
-    jobs: int | None = field(  # None: auto, decided by plan.worker_count
-        default=None,
-        metadata=cli(
-            option("--jobs", rule=positive_or_auto, parse=whole_number_or_auto, metavar="N|auto",
-                   help="train N configurations at a time, each in its own worker process "
-                   "with cores/N TensorFlow threads; 1: one at a time, every core. Default "
-                   "auto: 2 on a machine of 2+ cores when the trainings read at least "
-                   f"{AUTO_JOBS_IMAGES:,} images (epochs x training images), else 1. "
-                   "The comparison run logs the number used; the runs' `threads` tag and "
-                   "machine say how they were timed"),
-            logged=True,
-        ),
-    )  # fmt: skip
-    max_retries: int = field(
-        default=MAX_RETRIES,
-        metadata=cli(
-            option("--max-retries", rule=non_negative, metavar="K",
-                   help="queue a cell that raises again at most K times, then record it as "
-                   f"failed with its reason (default {MAX_RETRIES})"),
-            logged=True,
-        ),
-    )  # fmt: skip
+    jobs: int | None = one_option(  # None: auto, decided by plan.worker_count
+        None,
+        "--jobs",
+        logged=True,
+        rule=positive_or_auto,
+        parse=whole_number_or_auto,
+        metavar="N|auto",
+        help="train N configurations at a time, each in its own worker process "
+        "with cores/N TensorFlow threads; 1: one at a time, every core. Default "
+        "auto: 2 on a machine of 2+ cores when the trainings read at least "
+        f"{AUTO_JOBS_IMAGES:,} images (epochs x training images), else 1. "
+        "The comparison run logs the number used; the runs' `threads` tag and "
+        "machine say how they were timed",
+    )
+    max_retries: int = one_option(
+        MAX_RETRIES,
+        "--max-retries",
+        logged=True,
+        rule=non_negative,
+        metavar="K",
+        help="queue a cell that raises again at most K times, then record it as "
+        f"failed with its reason (default {MAX_RETRIES})",
+    )
     heartbeat_seconds: int = heartbeat_field("a cell")
     ensemble_k: int | None = ensemble_k_field(logged=True)
-    experiment: str = experiment_field()
-    dataset: str = dataset_field()
-    image_size: str | None = image_size_field()  # HxW
-    color: str | None = color_field()
-    tracking_uri: str | None = tracking_uri_field()
     validation_fraction: float = VALIDATION_FRACTION
 
     def check(self) -> None:
@@ -281,7 +273,7 @@ class RunSettings(Settings):
                     f"--params {self.params} is a protocol of {', '.join(owners)} only, not of "
                     f"{', '.join(lacking)}; use it with --arch {owners[0]}"
                 )
-        check_data(self)
+        super().check()
 
     @property
     def uses_early_stopping(self) -> bool:
@@ -303,7 +295,7 @@ class RunSettings(Settings):
 
 
 @dataclass
-class TuneSettings(Settings):
+class TuneSettings(DataSettings):
     """What `python -m benchmark tune` was asked to do."""
 
     arch: str = field(
@@ -312,29 +304,34 @@ class TuneSettings(Settings):
             logged=True,
         )
     )
-    trials: int = field(
-        default=TRIALS,
-        metadata=cli(
-            option("--trials", rule=positive,
-                   help="finished (complete or pruned) trials the study should reach; running "
-                   f"again after an interruption finishes only the remainder (default {TRIALS})"),
-            logged=True,
-        ),
-    )  # fmt: skip
-    timeout: float | None = field(  # seconds after which no new trial starts
-        default=None,
-        metadata=cli(
-            option("--timeout", rule=positive, help="start no new trial after this many seconds"),
-            logged=True,
-        ),
+    trials: int = one_option(
+        TRIALS,
+        "--trials",
+        logged=True,
+        rule=positive,
+        help="finished (complete or pruned) trials the study should reach; running "
+        f"again after an interruption finishes only the remainder (default {TRIALS})",
+    )
+    timeout: float | None = one_option(  # seconds after which no new trial starts
+        None,
+        "--timeout",
+        logged=True,
+        rule=positive,
+        help="start no new trial after this many seconds",
     )
     storage: str = storage_field()
     study_name: str | None = study_name_field()
-    pruner: str = field(
-        default="median", metadata=cli(option("--pruner", choices=PRUNERS), logged=True)
+    pruner: str = one_option(
+        "median",
+        "--pruner",
+        logged=True,
+        choices=PRUNERS,
     )
-    sampler: str = field(
-        default="tpe", metadata=cli(option("--sampler", choices=SAMPLERS), logged=True)
+    sampler: str = one_option(
+        "tpe",
+        "--sampler",
+        logged=True,
+        choices=SAMPLERS,
     )
     objectives: list[str] = field(  # accuracy alone, or with costs: a multi-objective study
         default_factory=lambda: ["accuracy"],
@@ -349,60 +346,52 @@ class TuneSettings(Settings):
             logged=True,
         ),
     )  # fmt: skip
-    workers: int = field(
-        default=1,
-        metadata=cli(
-            option("--workers", rule=positive, help="parallel worker processes here"), logged=True
-        ),
+    workers: int = one_option(
+        1,
+        "--workers",
+        logged=True,
+        rule=positive,
+        help="parallel worker processes here",
     )
-    epochs: int | None = field(
-        default=None,
-        metadata=cli(
-            option("--epochs", rule=positive,
-                   help="most epochs per trial (default: the architecture's)"),
-            logged=True,
-        ),
-    )  # fmt: skip
-    subset: int | None = field(
-        default=None,
-        metadata=cli(
-            option(
-                "--subset",
-                rule=subset_size,
-                help=f"tune on a stratified subset, {SUBSET_MIN} to {SUBSET_MAX} images "
-                "(at most the data's)",
-            ),
-            logged=True,
-        ),
+    epochs: int | None = one_option(
+        None,
+        "--epochs",
+        logged=True,
+        rule=positive,
+        help="most epochs per trial (default: the architecture's)",
     )
-    seed: int = field(
-        default=0,
-        metadata=cli(
-            option("--seed", rule=seed_number, help="sampler and weights seed"), logged=True
-        ),
+    subset: int | None = one_option(
+        None,
+        "--subset",
+        logged=True,
+        rule=subset_size,
+        help=f"tune on a stratified subset, {SUBSET_MIN} to {SUBSET_MAX} images "
+        "(at most the data's)",
     )
-    max_failures: int = field(
-        default=MAX_FAILURES,
-        metadata=cli(
-            option("--max-failures", rule=positive, metavar="K",
-                   help="stop when K trials in a row fail with the same error, naming it; "
-                   f"the finished trials are kept (default {MAX_FAILURES})"),
-            logged=True,
-        ),
-    )  # fmt: skip
+    seed: int = one_option(
+        0,
+        "--seed",
+        logged=True,
+        rule=seed_number,
+        help="sampler and weights seed",
+    )
+    max_failures: int = one_option(
+        MAX_FAILURES,
+        "--max-failures",
+        logged=True,
+        rule=positive,
+        metavar="K",
+        help="stop when K trials in a row fail with the same error, naming it; "
+        f"the finished trials are kept (default {MAX_FAILURES})",
+    )
     precision: str = precision_field()
     heartbeat_seconds: int = heartbeat_field("a trial")
-    experiment: str = experiment_field()
-    dataset: str = dataset_field()
-    image_size: str | None = image_size_field()  # HxW
-    color: str | None = color_field()
-    tracking_uri: str | None = tracking_uri_field()
 
     def check(self) -> None:
         """The objectives must be known, the architecture registered, the dataset known."""
         check_objectives(self.objectives)
         check_architectures([self.arch])
-        check_data(self)
+        super().check()
 
     @property
     def name(self) -> str:
@@ -414,54 +403,37 @@ class TuneSettings(Settings):
 
 
 @dataclass
-class BoardSettings(Settings):
+class BoardSettings(DataSettings):
     """What `python -m benchmark leaderboard` was asked to print."""
 
-    format: str = field(
-        default="table", metadata=cli(option("--format", choices=("table", "csv", "markdown")))
+    format: str = one_option(
+        "table",
+        "--format",
+        choices=("table", "csv", "markdown"),
     )
-    rank_by: str = field(
-        default="test_accuracy",
-        metadata=cli(
-            option("--rank-by", choices=RANKINGS,
-                   help="order of the rows: mean test accuracy, or time to the target "
-                   "validation accuracy (MLPerf's rule from 5 seeds: fastest and slowest "
-                   "dropped, the rest averaged, over the seeds that reached it)"),
-        ),
-    )  # fmt: skip
+    rank_by: str = one_option(
+        "test_accuracy",
+        "--rank-by",
+        choices=RANKINGS,
+        help="order of the rows: mean test accuracy, or time to the target "
+        "validation accuracy (MLPerf's rule from 5 seeds: fastest and slowest "
+        "dropped, the rest averaged, over the seeds that reached it)",
+    )
     ensemble_k: int | None = ensemble_k_field()
-    experiment: str = experiment_field()
-    dataset: str = dataset_field()
-    image_size: str | None = image_size_field()  # HxW
-    color: str | None = color_field()
-    tracking_uri: str | None = tracking_uri_field()
-
-    def check(self) -> None:
-        """The dataset must be known."""
-        check_data(self)
 
 
 @dataclass
-class ReportSettings(Settings):
+class ReportSettings(DataSettings):
     """What `python -m benchmark report` was asked to write."""
 
-    output: Path | None = field(
-        default=None,
-        metadata=cli(
-            option("--output", type=Path, metavar="DIR",
-                   help="folder for index.html (default reports/<experiment>)"),
-        ),
-    )  # fmt: skip
+    output: Path | None = one_option(
+        None,
+        "--output",
+        type=Path,
+        metavar="DIR",
+        help="folder for index.html (default reports/<experiment>)",
+    )
     ensemble_k: int | None = ensemble_k_field()
-    experiment: str = experiment_field()
-    dataset: str = dataset_field()
-    image_size: str | None = image_size_field()  # HxW
-    color: str | None = color_field()
-    tracking_uri: str | None = tracking_uri_field()
-
-    def check(self) -> None:
-        """The dataset must be known."""
-        check_data(self)
 
 
 @dataclass
@@ -472,22 +444,19 @@ class PredictSettings(Settings):
         metadata=cli(option("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files"))
     )
     tracking_uri: str | None = tracking_uri_field()
-    model: str | None = field(
-        default=None,
-        metadata=cli(
-            option("--model", metavar="URI",
-                   help=f"MLflow model URI (default: {CHAMPION_URI}, or the champion of "
-                   "--dataset)"),
-        ),
-    )  # fmt: skip
-    dataset: str = field(
-        default=DEFAULT_DATASET,
-        metadata=cli(
-            option("--dataset", metavar="NAME|PATH",
-                   help="the dataset whose champion classifies the images and whose "
-                   f"preprocessing they get (default {DEFAULT_DATASET}: MNIST-style centring)"),
-        ),
-    )  # fmt: skip
+    model: str | None = one_option(
+        None,
+        "--model",
+        metavar="URI",
+        help=f"MLflow model URI (default: {CHAMPION_URI}, or the champion of --dataset)",
+    )
+    dataset: str = one_option(
+        DEFAULT_DATASET,
+        "--dataset",
+        metavar="NAME|PATH",
+        help="the dataset whose champion classifies the images and whose "
+        f"preprocessing they get (default {DEFAULT_DATASET}: MNIST-style centring)",
+    )
 
     def check(self) -> None:
         """The dataset must be known."""
@@ -505,14 +474,17 @@ class DashboardSettings(Settings):
     """What `python -m benchmark dashboard` was asked to serve."""
 
     storage: str = storage_field()
-    host: str = field(
-        default="127.0.0.1",
-        metadata=cli(option("--host", help="address to listen on (default 127.0.0.1: this "
-                            "machine only; 0.0.0.0 for every interface)")),
-    )  # fmt: skip
-    port: int = field(
-        default=8080,
-        metadata=cli(option("--port", rule=positive, help="port to listen on (default 8080)")),
+    host: str = one_option(
+        "127.0.0.1",
+        "--host",
+        help="address to listen on (default 127.0.0.1: this "
+        "machine only; 0.0.0.0 for every interface)",
+    )
+    port: int = one_option(
+        8080,
+        "--port",
+        rule=positive,
+        help="port to listen on (default 8080)",
     )
 
 
@@ -521,32 +493,31 @@ class WorkerSettings(Settings):
     """What `python -m benchmark worker` was asked to join."""
 
     storage: str = storage_field()
-    tracking_uri: str | None = field(  # None: each grid's store, as its `run` recorded it
-        default=None,
-        metadata=cli(
-            option("--tracking-uri", rule=tracking_uri, parse=str,
-                   help="MLflow tracking URI of the cells' runs (default: the store each "
-                   "grid's run recorded; needed when that store's URI holds a password)"),
-        ),
-    )  # fmt: skip
-    wait: bool = field(
-        default=False,
-        metadata=cli(
-            option("--wait", action="store_true",
-                   help="keep polling for new cells instead of exiting when none waits"),
-        ),
-    )  # fmt: skip
-    host: str | None = field(
-        default=None,
-        metadata=cli(
-            option("--host", metavar="NAME",
-                   help="the host name recorded on the cells and runs it trains (default: this "
-                   "machine's; e.g. the node or pod name a scheduler gives)"),
-        ),
-    )  # fmt: skip
-    name: str | None = field(
-        default=None,
-        metadata=cli(option("--name", help="this worker's name in status (default HOST/PID)")),
+    tracking_uri: str | None = one_option(  # None: each grid's store, as its `run` recorded it
+        None,
+        "--tracking-uri",
+        rule=tracking_uri,
+        parse=str,
+        help="MLflow tracking URI of the cells' runs (default: the store each "
+        "grid's run recorded; needed when that store's URI holds a password)",
+    )
+    wait: bool = one_option(
+        False,
+        "--wait",
+        action="store_true",
+        help="keep polling for new cells instead of exiting when none waits",
+    )
+    host: str | None = one_option(
+        None,
+        "--host",
+        metavar="NAME",
+        help="the host name recorded on the cells and runs it trains (default: this "
+        "machine's; e.g. the node or pod name a scheduler gives)",
+    )
+    name: str | None = one_option(
+        None,
+        "--name",
+        help="this worker's name in status (default HOST/PID)",
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from benchmark.settings.defaults import (
     DEFAULT_EXPERIMENT,
     REGISTERED_MODEL_PREFIX,
 )
-from benchmark.settings.fields import cli, option
+from benchmark.settings.fields import Settings, experiment_field, one_option, tracking_uri_field
 
 MAX_SIDE = 4096  # pixels: --image-size beyond this is surely a typo
 
@@ -81,49 +81,23 @@ def image_size(text: str | None) -> tuple[int, int] | None:
 
 def dataset_field() -> Any:
     """--dataset NAME|PATH."""
-    return field(
-        default=DEFAULT_DATASET,
-        metadata=cli(
-            option(
-                "--dataset",
-                metavar="NAME|PATH",
-                help=f"{', '.join(DATASETS)}, a folder of images (one sub-folder per class) or "
-                f"an .npz file (default {DEFAULT_DATASET})",
-            ),
-            logged=True,
-        ),
+    help_ = (
+        f"{', '.join(DATASETS)}, a folder of images (one sub-folder per class) or an .npz "
+        f"file (default {DEFAULT_DATASET})"
     )
+    return one_option(DEFAULT_DATASET, "--dataset", logged=True, metavar="NAME|PATH", help=help_)
 
 
 def image_size_field() -> Any:
     """--image-size HxW, for folders."""
-    return field(
-        default=None,
-        metadata=cli(
-            option(
-                "--image-size",
-                metavar="HxW",
-                help="size a folder's images are read at (default: their most common size)",
-            ),
-            logged=True,
-        ),
-    )
+    help_ = "size a folder's images are read at (default: their most common size)"
+    return one_option(None, "--image-size", logged=True, metavar="HxW", help=help_)
 
 
 def color_field() -> Any:
     """--color grayscale|rgb, for folders."""
-    return field(
-        default=None,
-        metadata=cli(
-            option(
-                "--color",
-                choices=COLORS,
-                help="read a folder's images as grey or colour (default: rgb if any image "
-                "has colour)",
-            ),
-            logged=True,
-        ),
-    )
+    help_ = "read a folder's images as grey or colour (default: rgb if any image has colour)"
+    return one_option(None, "--color", logged=True, choices=COLORS, help=help_)
 
 
 def data_request(settings: Any) -> dict[str, Any]:
@@ -143,3 +117,19 @@ def check_data(settings: Any) -> None:
         raise BenchmarkError("--image-size and --color apply to a folder of images only")
     if getattr(settings, "experiment", "") is None:
         settings.experiment = default_experiment(settings.dataset)
+
+
+@dataclass(kw_only=True)
+class DataSettings(Settings):
+    """The options of a command that reads one dataset's runs: which data, which experiment,
+    which tracking store. Keyword-only, so a command's own fields come first."""
+
+    experiment: str = experiment_field()
+    dataset: str = dataset_field()
+    image_size: str | None = image_size_field()  # HxW
+    color: str | None = color_field()
+    tracking_uri: str | None = tracking_uri_field()
+
+    def check(self) -> None:
+        """The dataset must be known (and fills in its default experiment)."""
+        check_data(self)

@@ -164,90 +164,75 @@ def cli(*options: Option, read: Any = None, logged: bool = False) -> dict[str, A
     return {"options": options, "read": read, "logged": logged}
 
 
+def one_option(default: Any, *flags: str, logged: bool = False, **kwargs: Any) -> Any:
+    """A settings field with one command-line option (see `option` for `kwargs`)."""
+    return field(default=default, metadata=cli(option(*flags, **kwargs), logged=logged))
+
+
 def experiment_field() -> Any:
-    """The --experiment option's field."""
-    return field(  # None until checked: then the dataset's default experiment
-        default=None,
-        metadata=cli(
-            option(
-                "--experiment",
-                rule=experiment_name,
-                parse=str,
-                help=f"MLflow experiment name (default {DEFAULT_EXPERIMENT}, or "
-                f"{DEFAULT_EXPERIMENT}-<dataset> for datasets other than MNIST)",
-            )
-        ),
+    """The --experiment option's field; None until checked: then the dataset's default."""
+    return one_option(
+        None,
+        "--experiment",
+        rule=experiment_name,
+        parse=str,
+        help=f"MLflow experiment name (default {DEFAULT_EXPERIMENT}, or "
+        f"{DEFAULT_EXPERIMENT}-<dataset> for datasets other than MNIST)",
     )
 
 
 def tracking_uri_field() -> Any:
     """The --tracking-uri option's field; None: $MLFLOW_TRACKING_URI or the default."""
-    return field(
-        default=None,
-        metadata=cli(
-            option(
-                "--tracking-uri",
-                rule=tracking_uri,
-                parse=str,
-                help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
-                f"{DEFAULT_TRACKING_URI} in the working directory)",
-            )
-        ),
+    return one_option(
+        None,
+        "--tracking-uri",
+        rule=tracking_uri,
+        parse=str,
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
+        f"{DEFAULT_TRACKING_URI} in the working directory)",
     )
 
 
 def precision_field() -> Any:
     """The --precision option's field: auto, float32, bfloat16 or float16 (resolved first)."""
-    return field(
-        default="auto",
-        metadata=cli(
-            option(
-                "--precision",
-                choices=PRECISIONS,
-                help="arithmetic of the hidden layers: bfloat16 or float16 (Keras mixed_bfloat16 "
-                "or mixed_float16, the output layer and loss stay float32) or float32; auto "
-                "picks bfloat16 where the hardware has it natively (CPU avx512_bf16 or AMX, GPU "
-                "compute capability 8.0+), float16 on a GPU of 7.x, float32 elsewhere",
-            ),
-            logged=True,
-        ),
+    return one_option(
+        "auto",
+        "--precision",
+        logged=True,
+        choices=PRECISIONS,
+        help="arithmetic of the hidden layers: bfloat16 or float16 (Keras mixed_bfloat16 "
+        "or mixed_float16, the output layer and loss stay float32) or float32; auto "
+        "picks bfloat16 where the hardware has it natively (CPU avx512_bf16 or AMX, GPU "
+        "compute capability 8.0+), float16 on a GPU of 7.x, float32 elsewhere",
     )
 
 
 def heartbeat_field(what: str) -> Any:
     """The --heartbeat option's field: seconds between `what`'s heartbeats."""
-    return field(
-        default=HEARTBEAT_SECONDS,
-        metadata=cli(
-            option(
-                "--heartbeat",
-                rule=heartbeat_seconds,
-                metavar="SECONDS",
-                help=f"seconds between {what}'s heartbeats; {what} silent for 3 of them is "
-                f"failed and retried (default {HEARTBEAT_SECONDS})",
-            ),
-        ),
+    return one_option(
+        HEARTBEAT_SECONDS,
+        "--heartbeat",
+        rule=heartbeat_seconds,
+        metavar="SECONDS",
+        help=f"seconds between {what}'s heartbeats; {what} silent for 3 of them is "
+        f"failed and retried (default {HEARTBEAT_SECONDS})",
     )
 
 
 def storage_field() -> Any:
     """The --storage option's field: the Optuna storage URL."""
-    return field(
-        default=DEFAULT_STORAGE,
-        metadata=cli(
-            option(
-                "--storage",
-                help=f"Optuna storage, any SQLAlchemy URL (default {DEFAULT_STORAGE} here; "
-                "postgresql://user:password@host/db to share a study between machines)",
-            )
-        ),
+    return one_option(
+        DEFAULT_STORAGE,
+        "--storage",
+        help=f"Optuna storage, any SQLAlchemy URL (default {DEFAULT_STORAGE} here; "
+        "postgresql://user:password@host/db to share a study between machines)",
     )
 
 
 def study_name_field() -> Any:
     """The --study-name option's field; None: the default study."""
     help_ = "Optuna study (default <dataset>-<arch>, e.g. mnist-basic: one per dataset and arch)"
-    return field(default=None, metadata=cli(option("--study-name", help=help_)))
+    return one_option(None, "--study-name", help=help_)
 
 
 def _read_ensemble_k(namespace: Any) -> int | None:

@@ -182,20 +182,19 @@ def train_and_evaluate(
     arch: Architecture,
     params: dict[str, Any],
     splits: Splits,
-    seed: int = 0,
-    early_stopping: bool = True,
-    callbacks: list[keras.callbacks.Callback] | None = None,
     target_accuracy: float = TARGET_ACCURACY,
-    dtype: str = "float32",
     stop_at_target: bool = False,
+    **fit_options: Any,
 ) -> TrainingResult:
     """Train on the training split, select on validation, evaluate once on test, time it.
 
-    With `stop_at_target`, each run trains until validation accuracy first reaches
+    `fit_options` are `fit`'s (seed, early_stopping, callbacks, dtype). With
+    `stop_at_target`, each run trains until validation accuracy first reaches
     `target_accuracy` (at most its epochs), and the test evaluation is of that model.
     """
+    seed = fit_options.get("seed", 0)
     stop_at = target_accuracy if stop_at_target else None
-    outcome = fit(arch, params, splits, seed, early_stopping, callbacks, dtype, stop_at)
+    outcome = fit(arch, params, splits, stop_at=stop_at, **fit_options)
     model, history = outcome.model, outcome.history
     x_test = to_model_input(splits.x_test)
     evaluation = evaluate(model, x_test, splits.y_test)

@@ -44,7 +44,7 @@ def run_workers(
     settings: TuneSettings, experiment_id: str, parent_run_id: str, deadline: float | None, uri: str
 ) -> None:
     """Start `settings.workers` processes on the study and wait; Ctrl-C stops them all."""
-    from benchmark import logs
+    from benchmark import logs, runtime
 
     context = multiprocessing.get_context("spawn")
     processes = [
@@ -63,14 +63,4 @@ def run_workers(
         )
         for index in range(settings.workers)
     ]
-    for process in processes:
-        process.start()
-    try:
-        for process in processes:
-            process.join()
-    except KeyboardInterrupt:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.join()
-        raise
+    runtime.run_processes(processes)
