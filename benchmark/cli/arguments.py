@@ -72,7 +72,8 @@ def _add_option(
 def add_settings_options(parser: argparse.ArgumentParser, settings: type) -> None:
     """Add the options of every field of a settings dataclass, in field order."""
     groups: dict[str, Any] = {}
-    for item in dataclasses.fields(settings):
+    # A command's own options first, the shared keyword-only ones (DataSettings) after them.
+    for item in sorted(dataclasses.fields(settings), key=lambda item: item.kw_only):
         options = item.metadata.get("options", ())
         shared_dest = item.metadata.get("read") is not None
         for opt in options:
