@@ -18,7 +18,7 @@ import pytest
 from optuna.trial import TrialState
 
 from benchmark.grid.cells import Cell, Data
-from benchmark.grid.queue import Grid, Worker, cell_of
+from benchmark.grid.queue import Grid, Trained, Worker, cell_of
 from benchmark.grid.versions import code_version
 
 NAME = "grid-stress-test-mnist"
@@ -191,7 +191,7 @@ def test_a_cell_beats_while_its_worker_loads_the_data(storage, monkeypatch) -> N
         return None
 
     monkeypatch.setattr(worker_module.Loop, "load", slow_load)
-    monkeypatch.setattr(worker_module, "train_cell", lambda *args: ("run-id", 0.5, False))
+    monkeypatch.setattr(worker_module, "train_cell", lambda *args: Trained("run-id", 0.5))
     worker_module.Loop(Worker("elsewhere", "w0", 1), tracking_uri="file:./mlruns").train(
         grid, taken
     )
@@ -212,7 +212,7 @@ def test_a_cell_given_up_for_dead_meanwhile_ends_without_a_traceback(
 
     def ended_elsewhere(*args):
         Grid(storage, NAME).storage.set_trial_state_values(taken.trial_id, TrialState.FAIL)
-        return "run-id", 0.5, False
+        return Trained("run-id", 0.5)
 
     monkeypatch.setattr(worker_module.Loop, "load", lambda self, data: None)
     monkeypatch.setattr(worker_module, "train_cell", ended_elsewhere)
@@ -220,3 +220,27 @@ def test_a_cell_given_up_for_dead_meanwhile_ends_without_a_traceback(
         worker_module.Loop(Worker("elsewhere", "w0", 1), tracking_uri="x").train(grid, taken)
     assert "given up for dead" in caplog.text
     assert [trial.state for trial in grid.trials()] == [TrialState.FAIL]
+
+
+def test_status_marks_a_done_cell_that_did_not_learn(storage) -> None:
+    """A cell done at the majority-class rate is counted and listed as 'did not learn' with
+    its figures; one well above it is not."""
+    from benchmark.grid.status import summary
+
+    grid = Grid(storage, NAME)
+    grid.queue([fake_cell(0), fake_cell(1)], {})
+    chance = {"correct": 10, "size": 100, "majority_rate": 0.1}
+    learned = {"correct": 97, "size": 100, "majority_rate": 0.1}
+    for test in (chance, learned):
+        taken = grid.take(Worker("here", "w0", 1))
+        assert grid.complete(
+            taken, Trained(f"run-{taken.number}", test["correct"] / 100, test=test)
+        )
+    line, table = summary(grid)
+    assert "2 done (1 did not learn), 0 failed" in line, line
+    assert table is not None and table.row_count == 1
+    cells = [str(cell) for column in table.columns for cell in column._cells]
+    assert r"\[mlp seed 0]" in cells  # Rich markup escaped
+    assert any(
+        c.startswith("did not learn: test accuracy 0.1000, majority class 0.1000") for c in cells
+    )

@@ -80,6 +80,20 @@ class Outcome:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class Trained:
+    """How a worker ended a cell: its MLflow run, test accuracy, whether an earlier run was
+    reused, and the test counts the learned-or-not check reads (None for a reused run)."""
+
+    run_id: str
+    accuracy: float
+    reused: bool = False
+    test: dict[str, float] | None = None  # correct, size, majority_rate
+
+
+TEST_ATTR = "test"  # the trial user attribute with a done cell's Trained.test
+
+
 class Grid:
     """One grid study in an Optuna storage."""
 
@@ -259,14 +273,18 @@ class Grid:
         except UpdateFinishedTrialError:
             pass  # another process took this worker for dead: `complete` says so at the end
 
-    def complete(self, taken: Taken, run_id: str, accuracy: float, reused: bool = False) -> bool:
-        """The cell is done: its MLflow run and test accuracy. False when another process
-        ended the trial first (it took the worker for dead and queued the cell again)."""
+    def complete(self, taken: Taken, trained: Trained) -> bool:
+        """The cell is done: its MLflow run, test accuracy and counts. False when another
+        process ended the trial first (it took the worker for dead and queued the cell again)."""
         try:
-            self.storage.set_trial_user_attr(taken.trial_id, "run_id", run_id)
-            if reused:
+            self.storage.set_trial_user_attr(taken.trial_id, "run_id", trained.run_id)
+            if trained.reused:
                 self.storage.set_trial_user_attr(taken.trial_id, "reused", True)
-            self.storage.set_trial_state_values(taken.trial_id, TrialState.COMPLETE, [accuracy])
+            if trained.test is not None:
+                self.storage.set_trial_user_attr(taken.trial_id, TEST_ATTR, trained.test)
+            self.storage.set_trial_state_values(
+                taken.trial_id, TrialState.COMPLETE, [trained.accuracy]
+            )
         except UpdateFinishedTrialError:
             return False
         return True

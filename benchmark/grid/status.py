@@ -9,7 +9,8 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.markup import escape
 from rich.table import Table
 
-from benchmark.grid.queue import Grid, cell_of, fail_reason, holder_of
+from benchmark.grid.queue import TEST_ATTR, Grid, cell_of, fail_reason, holder_of
+from benchmark.results.learned import DID_NOT_LEARN, Verdict
 
 STATES = {
     TrialState.WAITING: "waiting",
@@ -30,13 +31,21 @@ def summary(grid: Grid) -> tuple[str, Table | None]:
         if cell is not None:
             newest[cell.key] = trial  # trials come in number order: the last one stands
     counts = Counter(STATES[trial.state] for trial in newest.values())
-    line = f"{grid.name}: " + ", ".join(
-        f"{counts.get(name, 0)} {name}" for name in ("waiting", "running", "done", "failed")
-    )
+    unlearned = {t.number: why for t in newest.values() if (why := not_learned(t))}
+    said = {
+        name: f"{counts.get(name, 0)} {name}" for name in ("waiting", "running", "done", "failed")
+    }
+    if unlearned:
+        said["done"] += f" ({len(unlearned)} {DID_NOT_LEARN})"
+    line = f"{grid.name}: " + ", ".join(said.values())
     table = Table()
     for column in ("cell", "state", "host", "worker", "since / reason"):
         table.add_column(column)
-    shown = [t for t in newest.values() if t.state in (TrialState.RUNNING, TrialState.FAIL)]
+    shown = [
+        trial
+        for trial in newest.values()
+        if trial.state in (TrialState.RUNNING, TrialState.FAIL) or trial.number in unlearned
+    ]
     if not shown:
         return line, None
     for trial in sorted(shown, key=lambda t: -t.number)[:SHOWN_ROWS]:
@@ -44,6 +53,8 @@ def summary(grid: Grid) -> tuple[str, Table | None]:
         if trial.state == TrialState.RUNNING:
             since = held.get("since")
             detail = f"{_ago(since)} ago" if isinstance(since, int | float) else "?"
+        elif trial.state == TrialState.COMPLETE:
+            detail = unlearned[trial.number]
         else:
             detail = fail_reason(trial)
         table.add_row(
@@ -54,6 +65,24 @@ def summary(grid: Grid) -> tuple[str, Table | None]:
             escape(detail),
         )
     return line, table
+
+
+def not_learned(trial: FrozenTrial) -> str | None:
+    """Why a done cell did not learn (results.learned's rule on its test counts); None if it
+    learned, is not done, or has no counts (a reused run)."""
+    test = trial.user_attrs.get(TEST_ATTR)
+    if trial.state != TrialState.COMPLETE or not isinstance(test, dict):
+        return None
+    try:
+        verdict = Verdict(int(test["correct"]), int(test["size"]), float(test["majority_rate"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if verdict.learned:
+        return None
+    return (
+        f"{DID_NOT_LEARN}: test accuracy {verdict.correct / verdict.size:.4f}, majority class "
+        f"{verdict.majority_rate:.4f}, p {verdict.p_value:.2g}"
+    )
 
 
 def _ago(since: float) -> str:

@@ -17,7 +17,7 @@ from benchmark.data.splits import Splits, load_splits
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.figures.runs import training_run_pngs
 from benchmark.grid.cells import Cell, Data
-from benchmark.grid.queue import Grid, Taken, Worker
+from benchmark.grid.queue import Grid, Taken, Trained, Worker
 from benchmark.settings import SPLIT_SEED, TARGET_ACCURACY
 from benchmark.training.progress import EpochProgress, duration
 from benchmark.training.runner import train_and_evaluate
@@ -76,7 +76,7 @@ class Loop:
                 if self.tracking_uri is None:
                     tracking.use_store(store_of(grid))
                 splits = self.load(cell.data)
-                run_id, accuracy, reused = train_cell(cell, splits, self.worker, grid, taken)
+                trained = train_cell(cell, splits, self.worker, grid, taken)
         except KeyboardInterrupt:
             grid.fail(taken, "interrupted", retry=False, max_retries=-1)  # put back as it was
             raise
@@ -94,12 +94,13 @@ class Loop:
                 + ("queued again" if again else "recorded as failed, no retries left")
             )
             return
-        if not grid.complete(taken, run_id, accuracy, reused):
+        if not grid.complete(taken, trained):
             log.warning(
                 f"{cell.label} was given up for dead by another process while this worker "
-                f"trained it (heartbeats late) and queued again; its MLflow run {run_id} stays"
+                f"trained it (heartbeats late) and queued again; its MLflow run "
+                f"{trained.run_id} stays"
             )
-        self.trained += not reused
+        self.trained += not trained.reused
 
     def load(self, data: Data) -> Splits:
         """The cell's splits, loaded once per worker and data."""
@@ -124,10 +125,8 @@ def store_of(grid: Grid) -> str:
     return uri
 
 
-def train_cell(
-    cell: Cell, splits: Splits, worker: Worker, grid: Grid, taken: Taken
-) -> tuple[str, float, bool]:
-    """Train and track one cell, or reuse its finished run; (run id, test accuracy, reused)."""
+def train_cell(cell: Cell, splits: Splits, worker: Worker, grid: Grid, taken: Taken) -> Trained:
+    """Train and track one cell, or reuse its finished run."""
     if splits.digest != cell.data.digest:
         raise BenchmarkError(
             f"{cell.label}: the data here ({splits.digest}) differ from the data the grid was "
@@ -140,7 +139,7 @@ def train_cell(
                 f"{cell.label} skipped: finished run {finished[0]} has the same configuration "
                 "(--force re-runs it)"
             )
-            return finished[0], finished[1], True
+            return Trained(finished[0], finished[1], reused=True)
     until = f", until val_accuracy {cell.target_accuracy}" if cell.target_accuracy else ""
     log.info(
         f"{cell.label} training up to {cell.params['epochs']} epochs{until}, batch "
@@ -178,4 +177,9 @@ def train_cell(
         f"{cell.label} test accuracy {accuracy:.4f} after {result.epochs_run} epochs in "
         f"{duration(result.train_seconds)}{reached}"
     )
-    return run.run_id, accuracy, False
+    test = {
+        "correct": result.test_correct,
+        "size": len(result.y_true),
+        "majority_rate": result.test_majority_rate,
+    }
+    return Trained(run.run_id, accuracy, test=test)
