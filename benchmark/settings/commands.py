@@ -147,12 +147,7 @@ class RunSettings(DataSettings):
         rule=positive,
         help="train exactly this many epochs (turns early stopping off)",
     )
-    batch_size: int | None = one_option(
-        None,
-        "--batch-size",
-        logged=True,
-        rule=positive,
-    )
+    batch_size: int | None = one_option(None, "--batch-size", logged=True, rule=positive)
     seeds: list[int] = field(  # weights and shuffling seeds
         default_factory=lambda: [0],
         metadata=cli(
@@ -208,17 +203,10 @@ class RunSettings(DataSettings):
     storage: str = storage_field()
     study_name: str | None = study_name_field()  # None: the default study of each architecture
     force: bool = one_option(
-        False,
-        "--force",
-        logged=True,
-        action="store_true",
-        help="re-run finished configurations",
+        False, "--force", logged=True, action="store_true", help="re-run finished configurations"
     )
     output_dir: Path = one_option(
-        Path("."),
-        "--output-dir",
-        type=Path,
-        help="where leaderboard.csv and leaderboard.md go",
+        Path("."), "--output-dir", type=Path, help="where leaderboard.csv and leaderboard.md go"
     )
     precision: str = precision_field()
     jobs: int | None = one_option(  # None: auto, decided by plan.worker_count
@@ -321,18 +309,8 @@ class TuneSettings(DataSettings):
     )
     storage: str = storage_field()
     study_name: str | None = study_name_field()
-    pruner: str = one_option(
-        "median",
-        "--pruner",
-        logged=True,
-        choices=PRUNERS,
-    )
-    sampler: str = one_option(
-        "tpe",
-        "--sampler",
-        logged=True,
-        choices=SAMPLERS,
-    )
+    pruner: str = one_option("median", "--pruner", logged=True, choices=PRUNERS)
+    sampler: str = one_option("tpe", "--sampler", logged=True, choices=SAMPLERS)
     objectives: list[str] = field(  # accuracy alone, or with costs: a multi-objective study
         default_factory=lambda: ["accuracy"],
         metadata=cli(
@@ -347,11 +325,7 @@ class TuneSettings(DataSettings):
         ),
     )  # fmt: skip
     workers: int = one_option(
-        1,
-        "--workers",
-        logged=True,
-        rule=positive,
-        help="parallel worker processes here",
+        1, "--workers", logged=True, rule=positive, help="parallel worker processes here"
     )
     epochs: int | None = one_option(
         None,
@@ -369,11 +343,7 @@ class TuneSettings(DataSettings):
         "(at most the data's)",
     )
     seed: int = one_option(
-        0,
-        "--seed",
-        logged=True,
-        rule=seed_number,
-        help="sampler and weights seed",
+        0, "--seed", logged=True, rule=seed_number, help="sampler and weights seed"
     )
     max_failures: int = one_option(
         MAX_FAILURES,
@@ -406,11 +376,7 @@ class TuneSettings(DataSettings):
 class BoardSettings(DataSettings):
     """What `python -m benchmark leaderboard` was asked to print."""
 
-    format: str = one_option(
-        "table",
-        "--format",
-        choices=("table", "csv", "markdown"),
-    )
+    format: str = one_option("table", "--format", choices=("table", "csv", "markdown"))
     rank_by: str = one_option(
         "test_accuracy",
         "--rank-by",
@@ -480,12 +446,7 @@ class DashboardSettings(Settings):
         help="address to listen on (default 127.0.0.1: this "
         "machine only; 0.0.0.0 for every interface)",
     )
-    port: int = one_option(
-        8080,
-        "--port",
-        rule=positive,
-        help="port to listen on (default 8080)",
-    )
+    port: int = one_option(8080, "--port", rule=positive, help="port to listen on (default 8080)")
 
 
 @dataclass
@@ -515,9 +476,7 @@ class WorkerSettings(Settings):
         "machine's; e.g. the node or pod name a scheduler gives)",
     )
     name: str | None = one_option(
-        None,
-        "--name",
-        help="this worker's name in status (default HOST/PID)",
+        None, "--name", help="this worker's name in status (default HOST/PID)"
     )
 
 
