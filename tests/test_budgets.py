@@ -111,3 +111,36 @@ def test_scaled_epochs_round_up_cap_and_shrink_on_larger_data() -> None:
     assert scaled["epochs"] == scaled["patience"] == budget.MAX_SCALED_EPOCHS
     with pytest.raises(ValueError, match="train_size must be positive"):
         budget.scaled_epochs(3, 0)
+
+
+class _Trained(Exception):
+    """Raised by the stand-in for fit: the params a tune trial would have trained."""
+
+
+@pytest.mark.parametrize(("epochs", "expected"), [(None, 126), (2, 2)])
+def test_tune_trials_train_the_budget_run_does_unless_epochs_are_given(
+    monkeypatch, epochs, expected
+) -> None:
+    """A trial on digits sees MNIST's images seen, as `run` does; `--epochs N` stays N passes."""
+    import optuna
+
+    from benchmark.settings import TuneSettings
+    from benchmark.tuning import studies, trial
+
+    settings = TuneSettings("basic", dataset="digits", epochs=epochs)
+    splits = load_run_splits(RunSettings(archs=["basic"], dataset="digits"))
+    assert len(splits.x_train) == 1_293 and architectures.get("basic").defaults["epochs"] == 3
+
+    def fit(arch, params, *args, **kwargs):
+        raise _Trained(params)
+
+    monkeypatch.setattr(trial, "fit", fit)
+    monkeypatch.setattr(trial.tracking, "log_trial_params", lambda params: None)
+    objective = trial.Objective(settings, splits, "0", "parent")
+    with pytest.raises(_Trained) as trained:
+        objective._train(optuna.create_study().ask(), "basic trial 0", None)
+    assert trained.value.args[0]["epochs"] == expected
+    study = studies.open_study(
+        "digits-basic", optuna.storages.InMemoryStorage(), objective.arch, splits, epochs
+    )
+    assert study.user_attrs["max_epochs"] == expected, "the pruner's horizon is the same"

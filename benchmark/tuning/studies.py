@@ -15,6 +15,7 @@ from benchmark.data.splits import Splits
 from benchmark.errors import BenchmarkError
 from benchmark.redaction import redact_url
 from benchmark.settings import default_study_name as default_study_name  # used as studies.*
+from benchmark.training import budget
 from benchmark.tuning import failures
 from benchmark.tuning import objectives as tuning_objectives
 from benchmark.tuning.storage import open_storage as open_storage  # used as studies.*
@@ -39,7 +40,8 @@ def open_study(
     against them under the same budget.
     """
     objectives = objectives or ["accuracy"]
-    max_epochs = epochs or arch.defaults["epochs"]
+    # The passes a trial trains at most: --epochs, or the default budget over this data.
+    max_epochs = epochs or budget.scaled_epochs(arch.defaults["epochs"], len(splits.x_train))
     wanted = {
         "arch": arch.name,
         "dataset": splits.dataset,

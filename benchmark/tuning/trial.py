@@ -13,7 +13,7 @@ from benchmark import tracking
 from benchmark.data.splits import Splits
 from benchmark.errors import first_line
 from benchmark.settings import TuneSettings
-from benchmark.training import precision
+from benchmark.training import budget, precision
 from benchmark.training.progress import EpochProgress
 from benchmark.training.runner import fit
 from benchmark.tuning import failures, studies
@@ -122,6 +122,8 @@ class Objective:
         if self.settings.epochs:
             overrides["epochs"] = self.settings.epochs
         params = self.arch.params(overrides)
+        if not self.settings.epochs:  # the budget in images seen, as `run` trains it
+            params = budget.scaled(params, len(self.splits.x_train))
         tracking.log_trial_params({**params, "precision": self.dtype})
         callbacks = [
             tracking.EpochLogger(),
