@@ -12,6 +12,7 @@ from typing import Any
 import keras
 import mlflow
 import numpy as np
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from benchmark.data.splits import Splits
@@ -34,6 +35,8 @@ PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's nesting tag, removed from trai
 SKIPPED_PARAM = "skipped_architectures"  # a comparison's {architecture: why} as JSON
 MAX_TAG_CHARS = 5000  # MLflow refuses longer tag values on some stores
 DEFAULT_VARIANT = "default"  # runs without a variant tag (older runs) are read as this
+# How SQLite and PostgreSQL word a unique key's refusal, as MLflow passes it on.
+DUPLICATE_KEY = ("UNIQUE constraint failed", "duplicate key value")
 
 
 def find_finished_run(experiment_id: str, config: str) -> tuple[str, float] | None:
@@ -162,9 +165,26 @@ def start_training_run(
             name=f"{splits.dataset}-train",
             digest=splits.digest,
         )
-        mlflow.log_input(dataset, context="training")
+        _log_training_input(dataset)
         strings = {key: str(value) for key, value in logged.items()}
         yield TrainingRun(run.info.run_id, experiment_id, name, config, tags, strings, health)
+
+
+def _log_training_input(dataset: Any) -> None:
+    """Log the training split as the active run's input, once more if another run won the race.
+
+    On a new store, two workers logging the same dataset at once both find no row for it and
+    both insert one; the store's unique key refuses the second (SQLite: "UNIQUE constraint
+    failed: datasets", PostgreSQL: "duplicate key value"). Its second try finds the first's row
+    and links it.
+    """
+    try:
+        mlflow.log_input(dataset, context="training")
+    except MlflowException as error:
+        if not any(text in str(error) for text in DUPLICATE_KEY):
+            raise
+        log.debug(f"dataset {dataset.name} was logged by another run at once; linking it")
+        mlflow.log_input(dataset, context="training")
 
 
 def environment_params() -> dict[str, str]:
