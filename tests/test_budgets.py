@@ -20,7 +20,7 @@ MNIST_HASHES = {
     "deeper": "3f3b720e23284c5e",
     "dropout": "5d282e8ab4cb4b48",
     "jitter": "8737b602b81261bb",
-    "lenet5": "206c39716f132be3",
+    "lenet5": "151c9b1f07106c5c",  # batch 128 -> 64 (2026-12-05): was 206c39716f132be3
     "mlp": "4d0f4f8218efb990",
     "resnet": "36bd8933f55c116d",
     "separable": "9740511f74a3b383",
