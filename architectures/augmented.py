@@ -26,6 +26,13 @@ DEFAULTS: dict[str, Any] = {
     "patience": 20,  # augmented training is noisy: let the one-cycle schedule finish
 }
 
+# Named protocols (`run --params NAME`): `wide` is issue 24's attempt at 99.70% in at most 15
+# minutes of training a seed on 2 cores: half as many channels again, and the most epochs that
+# fit (about 47 s each on an Intel Xeon family 6 model 167 in bfloat16; docs/results.md).
+PRESETS: dict[str, dict[str, Any]] = {
+    "wide": {"filters_1": 48, "filters_2": 96, "epochs": 18},
+}
+
 
 def search_space(trial: Any) -> dict[str, Any]:
     """Optuna space over widths, dropout, augmentation strength and the training knobs."""

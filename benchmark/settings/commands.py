@@ -198,7 +198,8 @@ class RunSettings(DataSettings):
         "in a multi-objective study), trial:N for trial N of the study (one --arch; "
         "e.g. a Pareto trial tune printed, with its --study-name; variant trial-N), "
         "or a named protocol: notebook (basic only) is the Keras notebook's Adam "
-        "1e-3, constant, 20 epochs, no early stopping",
+        "1e-3, constant, 20 epochs, no early stopping; wide (augmented only) is 48/96 "
+        "channels over 18 epochs",
     )
     storage: str = storage_field()
     study_name: str | None = study_name_field()  # None: the default study of each architecture
