@@ -72,6 +72,7 @@ BAD_INPUT = [
     ("run --all --params worst", "--params: invalid choice: 'worst'"),
     ("run --all --params notebook", "--params notebook is a protocol of basic only, not of"),
     ("run --arch mlp --params notebook", "not of mlp; use it with --arch basic"),
+    ("run --arch basic --params wide", "not of basic; use it with --arch augmented"),
     ("run --all --ensemble-k 0", "--ensemble-k: must be a positive whole number"),
     ("run --all --early-stopping --no-early-stopping", "not allowed with argument"),
     ("run --all --study-name s", "--study-name names one study; use it with one --arch"),

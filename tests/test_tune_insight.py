@@ -197,7 +197,7 @@ def test_a_bad_objective_is_one_line_listing_the_valid_ones(
     ("params", "message"),
     [
         ("trial:x", "trial:N takes a trial number"),
-        ("tuned", "invalid choice: 'tuned' (choose from default, best, trial:N, notebook)"),
+        ("tuned", "invalid choice: 'tuned' (choose from default, best, trial:N, notebook, wide)"),
     ],
 )
 def test_a_bad_params_is_one_line(params, message, tmp_path, monkeypatch, capsys) -> None:
