@@ -28,9 +28,9 @@ DEFAULTS: dict[str, Any] = {
 
 # Named protocols (`run --params NAME`): `wide` is issue 24's attempt at 99.70% in at most 15
 # minutes of training a seed on 2 cores: half as many channels again, and the most epochs that
-# fit (about 47 s each on an Intel Xeon family 6 model 167 in bfloat16; docs/results.md).
+# fit (68 s each on an Intel Xeon family 6 model 167 in bfloat16, 2026-12-06; docs/results.md).
 PRESETS: dict[str, dict[str, Any]] = {
-    "wide": {"filters_1": 48, "filters_2": 96, "epochs": 18},
+    "wide": {"filters_1": 48, "filters_2": 96, "epochs": 12},
 }
 
 

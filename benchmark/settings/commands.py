@@ -199,7 +199,7 @@ class RunSettings(DataSettings):
         "e.g. a Pareto trial tune printed, with its --study-name; variant trial-N), "
         "or a named protocol: notebook (basic only) is the Keras notebook's Adam "
         "1e-3, constant, 20 epochs, no early stopping; wide (augmented only) is 48/96 "
-        "channels over 18 epochs",
+        "channels over 12 epochs",
     )
     storage: str = storage_field()
     study_name: str | None = study_name_field()  # None: the default study of each architecture
