@@ -1,11 +1,12 @@
 """Test-time shifts: what averaging over one-pixel shifts of each image adds to trained runs.
 
-Reads the finished MNIST runs of one architecture from the tracking store of the current
-folder (or --tracking-uri), loads each run's model, and predicts the validation and test
-images as they are and shifted by one pixel in each of the 8 directions (zeros shifted in).
-It prints, per run, the accuracy of the plain prediction and of the softmax averaged over the
-9 views, and the same for the ensemble of the --top runs ranked by validation accuracy (as
-`leaderboard --ensemble-k` chooses them). Nothing is written to the store.
+Reads the MNIST runs of one architecture as the leaderboard does (the newest finished run of
+each variant and seed, from the tracking store of the current folder or --tracking-uri, in
+--experiment), loads each run's model, and predicts the validation and test images as they
+are and shifted by one pixel in each of the 8 directions (zeros shifted in). It prints, per
+run, the accuracy of the plain prediction and of the softmax averaged over the 9 views, and the
+same for the ensemble of the --top runs by validation accuracy, chosen as `leaderboard
+--ensemble-k` chooses them. Nothing is written to the store.
 
     uv run python benchmarks/test_time_shifts.py --arch augmented [--top 3]
 """
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--arch", required=True)
     parser.add_argument("--top", type=int, default=3, help="ensemble members, by validation")
     parser.add_argument("--tracking-uri", default="sqlite:///mlflow.db")
+    parser.add_argument("--experiment", default=None, help="default: the benchmark's own")
     args = parser.parse_args()
     if args.top < 1:
         parser.error("--top must be at least 1")
@@ -42,40 +44,41 @@ def main() -> None:
     from benchmark.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    import mlflow
     import numpy as np
 
+    from benchmark import tracking
     from benchmark.data.splits import load_splits, to_model_input
-    from benchmark.tracking.reading import load_run_model
+    from benchmark.errors import BenchmarkError
+    from benchmark.results import runs as run_table
+    from benchmark.settings import DEFAULT_EXPERIMENT
 
-    mlflow.set_tracking_uri(args.tracking_uri)
-    runs = mlflow.search_runs(
-        search_all_experiments=True,
-        filter_string=f"params.arch = '{args.arch}' and params.dataset = 'mnist' "
-        "and attributes.status = 'FINISHED'",
-    )
-    if runs.empty:
+    try:
+        experiment_id = tracking.connect(
+            args.tracking_uri, args.experiment or DEFAULT_EXPERIMENT, create=False
+        )
+    except BenchmarkError as error:
+        parser.exit(2, f"error: {error}\n")
+    rows = run_table.read_runs(experiment_id)
+    rows = run_table.by_validation(rows[(rows["arch"] == args.arch) & (rows["dataset"] == "mnist")])
+    if rows.empty:
         parser.exit(2, f"error: no finished MNIST run of {args.arch} in {args.tracking_uri}\n")
     splits = load_splits()
     data = {
         "val": (to_model_input(splits.x_val), splits.y_val),
         "test": (to_model_input(splits.x_test), splits.y_test),
     }
-    runs = runs.sort_values("metrics.best_val_accuracy", ascending=False)
     views: dict[str, list[dict[str, np.ndarray]]] = {"val": [], "test": []}
-    print("run, seed, epochs: val plain / shifted, test plain / shifted")
-    for run in runs.itertuples():
-        model = load_run_model(run.run_id)
+    print("run, variant, seed: val plain / shifted, test plain / shifted")
+    for run in rows.itertuples():
+        model = tracking.load_run_model(run.run_id)
         line = []
         for split, (x, y) in data.items():
             outputs = [model.predict(shifted(x, *s), batch_size=BATCH, verbose=0) for s in SHIFTS]
             pair = {"plain": outputs[SHIFTS.index((0, 0))], "shifted": np.mean(outputs, axis=0)}
             views[split].append(pair)
             line.append(" / ".join(f"{(p.argmax(1) == y).mean():.4f}" for p in pair.values()))
-        seed = runs.loc[run.Index, "params.seed"]
-        epochs = runs.loc[run.Index, "params.epochs"]
-        print(f"{run.run_id[:8]}, seed {seed}, {epochs} epochs: {line[0]}, {line[1]}")
-    members = min(args.top, len(runs))
+        print(f"{run.run_id[:8]}, {run.variant}, seed {run.seed}: {line[0]}, {line[1]}")
+    members = min(args.top, len(rows))
     for split, (_, y) in data.items():
         figures = []
         for kind in ("plain", "shifted"):
